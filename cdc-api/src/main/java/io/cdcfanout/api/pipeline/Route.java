@@ -1,0 +1,200 @@
+package io.cdcfanout.api.pipeline;
+
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Operation;
+import io.cdcfanout.api.sink.Sink;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * One branch of the fan-out: which events it takes (a filter), how it reshapes them (a transform),
+ * where they go (a sink), and how it buffers and retries. Routes are independent: a slow or failing
+ * route never resends to a healthy one. Immutable.
+ *
+ * @param <T> the image type of the events the pipeline receives
+ * @param <R> the image type of the events the sink receives
+ */
+public final class Route<T, R> {
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    private final String name;
+    private final Predicate<? super ChangeEvent<T>> filter;
+    private final Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> transform;
+    private final Sink<? super R> sink;
+    private final BufferPolicy buffer;
+    private final RetryPolicy retry;
+    private final PoisonPolicy onPoison;
+
+    private Route(Builder<T, R> b) {
+        this.name = b.name;
+        this.filter = b.filter;
+        this.transform = b.transform;
+        this.sink = b.sink;
+        this.buffer = b.buffer;
+        this.retry = b.retry;
+        this.onPoison = b.onPoison;
+    }
+
+    /**
+     * A builder for a route named {@code name}: 1 to 64 letters, digits, '.', '_' or '-', starting
+     * with a letter or digit.
+     *
+     * @throws NullPointerException if name is null
+     * @throws IllegalArgumentException if name breaks that rule
+     */
+    public static <T> Builder<T, T> builder(String name) {
+        Objects.requireNonNull(name, "name must not be null");
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("name must be 1 to 64 letters, digits, '.', '_' or '-', starting "
+                    + "with a letter or digit (was '" + name + "')");
+        }
+        return new Builder<>(name, e -> true, e -> e);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Which events the route takes. */
+    public Predicate<? super ChangeEvent<T>> filter() {
+        return filter;
+    }
+
+    /** Reshapes a taken event for the sink; a null result skips the event on this route. */
+    public Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> transform() {
+        return transform;
+    }
+
+    public Sink<? super R> sink() {
+        return sink;
+    }
+
+    public BufferPolicy buffer() {
+        return buffer;
+    }
+
+    public RetryPolicy retry() {
+        return retry;
+    }
+
+    public PoisonPolicy onPoison() {
+        return onPoison;
+    }
+
+    @Override
+    public String toString() {
+        return "Route[" + name + ", " + buffer + ", " + retry + ", onPoison=" + onPoison + "]";
+    }
+
+    /**
+     * Builds a {@link Route}. Filters added by {@link #filter}, {@link #operations} and
+     * {@link #changedAny} all have to match.
+     */
+    public static final class Builder<T, R> {
+        private final String name;
+        private Predicate<? super ChangeEvent<T>> filter;
+        private Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> transform;
+        private Sink<? super R> sink;
+        private BufferPolicy buffer = BufferPolicy.defaults();
+        private RetryPolicy retry = RetryPolicy.defaults();
+        private PoisonPolicy onPoison = PoisonPolicy.PARK_KEY;
+
+        private Builder(String name, Predicate<? super ChangeEvent<T>> filter,
+                Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> transform) {
+            this.name = name;
+            this.filter = filter;
+            this.transform = transform;
+        }
+
+        /** Takes only events that also match {@code predicate}. */
+        public Builder<T, R> filter(Predicate<? super ChangeEvent<T>> predicate) {
+            Objects.requireNonNull(predicate, "filter must not be null");
+            Predicate<? super ChangeEvent<T>> previous = this.filter;
+            this.filter = e -> previous.test(e) && predicate.test(e);
+            return this;
+        }
+
+        /**
+         * Takes only events of these operations.
+         *
+         * @throws IllegalArgumentException if none is given
+         */
+        public Builder<T, R> operations(Operation... operations) {
+            Objects.requireNonNull(operations, "operations must not be null");
+            if (operations.length == 0) {
+                throw new IllegalArgumentException("operations must name at least one operation");
+            }
+            Set<Operation> ops = EnumSet.copyOf(Arrays.asList(operations));
+            return filter(e -> ops.contains(e.operation()));
+        }
+
+        /**
+         * Takes only events that change at least one of these attributes; an event whose changes are
+         * unknown is taken.
+         */
+        public Builder<T, R> changedAny(String... attributes) {
+            Objects.requireNonNull(attributes, "attributes must not be null");
+            if (attributes.length == 0) {
+                throw new IllegalArgumentException("attributes must name at least one attribute");
+            }
+            List<String> names = List.of(attributes);
+            return filter(e -> e.changedAttributes().map(changed -> names.stream().anyMatch(changed::contains))
+                    .orElse(true));
+        }
+
+        /**
+         * Reshapes each taken event; returning null skips it on this route. An exception dead-letters
+         * the event with the exception as the reason.
+         */
+        public <U> Builder<T, U> transform(Function<? super ChangeEvent<R>, ? extends ChangeEvent<U>> fn) {
+            Objects.requireNonNull(fn, "transform must not be null");
+            Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> first = this.transform;
+            Builder<T, U> next = new Builder<>(name, filter, e -> {
+                ChangeEvent<R> mid = first.apply(e);
+                return mid == null ? null : fn.apply(mid);
+            });
+            next.buffer = buffer;
+            next.retry = retry;
+            next.onPoison = onPoison;
+            return next;
+        }
+
+        /** Where the route's events go. Required. */
+        public Builder<T, R> sink(Sink<? super R> sink) {
+            this.sink = Objects.requireNonNull(sink, "sink must not be null");
+            return this;
+        }
+
+        /** Defaults to {@link BufferPolicy#defaults()}. */
+        public Builder<T, R> buffer(BufferPolicy buffer) {
+            this.buffer = Objects.requireNonNull(buffer, "buffer must not be null");
+            return this;
+        }
+
+        /** Defaults to {@link RetryPolicy#defaults()}. */
+        public Builder<T, R> retry(RetryPolicy retry) {
+            this.retry = Objects.requireNonNull(retry, "retry must not be null");
+            return this;
+        }
+
+        /** Defaults to {@link PoisonPolicy#PARK_KEY}. */
+        public Builder<T, R> onPoison(PoisonPolicy onPoison) {
+            this.onPoison = Objects.requireNonNull(onPoison, "onPoison must not be null");
+            return this;
+        }
+
+        /** @throws IllegalStateException if no sink was set */
+        public Route<T, R> build() {
+            if (sink == null) {
+                throw new IllegalStateException("route '" + name + "' needs a sink: call sink(...) before build()");
+            }
+            return new Route<>(this);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.cdcfanout.api.sink;
+
+import io.cdcfanout.api.ChangeEvent;
+
+/**
+ * A destination for change events. The pipeline calls {@link #write} with at most one call in
+ * flight per route, so an implementation used by one route need not be thread-safe.
+ *
+ * <p>Contract of {@link #write}:
+ * <ul>
+ *   <li>The batch's events are in source order and within {@link #limits()}.</li>
+ *   <li>The result reports an outcome for every event; nothing is swallowed. An event reported
+ *       delivered is never sent again by the pipeline.</li>
+ *   <li>A sink that fails an event should not apply later events of the same key in the same call
+ *       (report them failed too): if it does, the pipeline sends them again after the failed one, so
+ *       the last write of a key stays the last.</li>
+ *   <li>Throwing fails the whole call: a {@link io.cdcfanout.api.CdcException} says whether it is
+ *       retryable; any other runtime exception counts as retryable.</li>
+ * </ul>
+ *
+ * @param <T> the type of event images the sink accepts
+ */
+public interface Sink<T> extends AutoCloseable {
+
+    /** Writes a batch and reports each event's outcome. */
+    SinkResult write(SinkBatch<? extends T> batch);
+
+    /** The largest call this sink accepts; the pipeline never sends more. */
+    default SinkLimits limits() {
+        return SinkLimits.NONE;
+    }
+
+    /**
+     * The event's size in bytes as this sink will send it, for byte limits and buffer triggers.
+     * Called once per event, on the submitting thread. Defaults to the source's estimate.
+     */
+    default long estimateSize(ChangeEvent<? extends T> event) {
+        return event.sizeBytes();
+    }
+
+    /** Releases the sink's resources. The pipeline calls it once, after its last write. */
+    @Override
+    default void close() {
+    }
+}
