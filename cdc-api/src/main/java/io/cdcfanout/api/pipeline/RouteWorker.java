@@ -264,9 +264,10 @@ final class RouteWorker<T, R> {
             cause = FlushCause.CLOSE;
         } else if (haltReason != null || head.seq <= flushWatermark) {
             cause = FlushCause.FLUSH;
-        } else if (queue.size() >= route.buffer().maxEvents()) {
+        } else if (queue.size() >= callEvents) {
+            // A full call is ready: maxEvents, or the sink's own limit when that is lower.
             cause = FlushCause.COUNT;
-        } else if (queuedBytes >= route.buffer().maxBytes()) {
+        } else if (queuedBytes >= callBytes) {
             cause = FlushCause.BYTES;
         } else if (now - head.enqueuedAt >= maxAgeMillis) {
             cause = FlushCause.AGE;
