@@ -1,4 +1,4 @@
 /** The Amazon S3 archive sink (filled by the S3 issue). */
-module io.cdcfanout.s3 {
+module io.cdcfanout.s3sink {
     requires transitive io.cdcfanout.api;
 }

@@ -1,0 +1,7 @@
+/** Runnable examples of cdc-fanout. */
+module io.cdcfanout.examples {
+    requires io.cdcfanout.api;
+    requires io.cdcfanout.testkit;
+
+    exports io.cdcfanout.examples;
+}
