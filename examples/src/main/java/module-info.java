@@ -1,6 +1,6 @@
 /** Runnable examples of cdc-fanout. */
 module io.cdcfanout.examples {
-    requires io.cdcfanout.api;
+    requires transitive io.cdcfanout.api;
     requires io.cdcfanout.testkit;
 
     exports io.cdcfanout.examples;
