@@ -115,6 +115,21 @@ class PipelineSemanticsTest {
         }
     }
 
+    /** Regression: a sink limit below the buffer thresholds used to leave full calls waiting for the age trigger. */
+    @Test
+    void aSinkLimitBelowTheBufferThresholdsFlushesWithoutWaitingForAge() {
+        RecordingSink<Map<String, Object>> sink = new RecordingSink<>(new SinkLimits(3, Long.MAX_VALUE, Long.MAX_VALUE),
+                ChangeEvent::sizeBytes);
+        try (Pipeline<Map<String, Object>> p = pipeline().route(Route.<Map<String, Object>>builder("r").sink(sink)
+                .buffer(BufferPolicy.builder().maxEvents(100).maxAge(Duration.ofHours(1)).build()).build()).build()) {
+            CompletableFuture<BatchResult<Map<String, Object>>> batch = p.submit(inserts(6, "k"));
+            assertTrue(batch.isDone(), "two full calls of 3 went out at once");
+            assertEquals(List.of(3, 3), sink.batches().stream().map(b -> b.size()).toList());
+            assertEquals(List.of(FlushCause.COUNT, FlushCause.COUNT),
+                    listener.flushes().stream().map(RecordingListener.Flush::cause).toList());
+        }
+    }
+
     // ------------------------------------------------------------------ partial failure and order
 
     @Test

@@ -22,7 +22,10 @@ public interface PipelineListener {
     default void onDelivered(String route, int events, Duration maxLag) {
     }
 
-    /** {@code events} failed events will be sent again as attempt {@code attempt} after {@code backoff}. */
+    /**
+     * {@code events} failed events will be sent again as attempt {@code attempt} after {@code backoff}.
+     * {@code attempt} is -1 when it is the dead-letter sink's call that is retried.
+     */
     default void onRetry(String route, int attempt, int events, Duration backoff, String reason) {
     }
 

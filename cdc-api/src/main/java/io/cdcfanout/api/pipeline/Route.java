@@ -17,6 +17,10 @@ import java.util.regex.Pattern;
  * where they go (a sink), and how it buffers and retries. Routes are independent: a slow or failing
  * route never resends to a healthy one. Immutable.
  *
+ * <p>The filter, the transform and {@link Sink#estimateSize} run on the thread that calls
+ * {@link Pipeline#submit}; with several submitting threads they must be thread-safe. An exception
+ * from any of them dead-letters that event on this route only.
+ *
  * @param <T> the image type of the events the pipeline receives
  * @param <R> the image type of the events the sink receives
  */
