@@ -75,15 +75,21 @@ public final class ChangeEvent<T> {
      * event's {@link #raw()} is this event's raw event.
      */
     public Builder<T> toBuilder() {
-        Builder<T> b = new Builder<>();
+        Builder<T> b = copyWithout();
+        b.before = before;
+        b.after = after;
+        return b;
+    }
+
+    /** A derived builder with every field of this event but the images. */
+    private <U> Builder<U> copyWithout() {
+        Builder<U> b = new Builder<>();
         b.operation = operation;
         b.source = source;
         b.position = position;
         b.creationTime = creationTime;
         b.eventId = eventId;
         b.key = key;
-        b.before = before;
-        b.after = after;
         b.ttlExpiry = ttlExpiry;
         b.changedAttributes = changedAttributes;
         b.sizeBytes = sizeBytes;
@@ -100,19 +106,10 @@ public final class ChangeEvent<T> {
      */
     public <U> ChangeEvent<U> map(Function<? super T, ? extends U> mapper) {
         Objects.requireNonNull(mapper, "mapper must not be null");
-        Builder<U> b = new Builder<>();
-        b.operation = operation;
-        b.source = source;
-        b.position = position;
-        b.creationTime = creationTime;
-        b.eventId = eventId;
-        b.key = key;
+        Builder<U> b = copyWithout();
         b.before = before == null ? null : mapImage(mapper, before, "before");
         b.after = after == null ? null : mapImage(mapper, after, "after");
-        b.ttlExpiry = ttlExpiry;
-        b.changedAttributes = changedAttributes;
-        b.sizeBytes = sizeBytes;
-        return new ChangeEvent<>(b, raw);
+        return b.build();
     }
 
     private <U> U mapImage(Function<? super T, ? extends U> mapper, T image, String which) {

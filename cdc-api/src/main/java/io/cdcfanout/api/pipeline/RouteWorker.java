@@ -226,10 +226,7 @@ final class RouteWorker<T, R> {
                             break;
                         }
                     }
-                    job = takeJobLocked(now);
-                    if (job == null) {
-                        armTimerLocked(now);
-                    }
+                    job = nextJobLocked(now);
                 }
             } finally {
                 lock.unlock();
@@ -304,16 +301,31 @@ final class RouteWorker<T, R> {
         }
     }
 
+    /** The next job if one is due; otherwise makes sure the age timer will look again. */
+    private Job nextJobLocked(long now) {
+        Job job = takeJobLocked(now);
+        if (job == null) {
+            armTimerLocked(now);
+        }
+        return job;
+    }
+
     private void onTimer() {
-        Job job;
         lock.lock();
         try {
             timerArmed = false;
-            long now = clock.millis();
-            job = takeJobLocked(now);
-            if (job == null) {
-                armTimerLocked(now);
-            }
+        } finally {
+            lock.unlock();
+        }
+        kick();
+    }
+
+    /** Starts a job if one is due. */
+    private void kick() {
+        Job job;
+        lock.lock();
+        try {
+            job = nextJobLocked(clock.millis());
         } finally {
             lock.unlock();
         }
@@ -373,18 +385,7 @@ final class RouteWorker<T, R> {
     void resume() {
         haltReason = null;
         parked.clear();
-        Job job;
-        lock.lock();
-        try {
-            long now = clock.millis();
-            job = takeJobLocked(now);
-            if (job == null) {
-                armTimerLocked(now);
-            }
-        } finally {
-            lock.unlock();
-        }
-        dispatch(job);
+        kick();
     }
 
     void unpark(EventKey key) {
@@ -660,11 +661,7 @@ final class RouteWorker<T, R> {
                     && (waiters.peekFirst().watermark <= completedSeq || queue.isEmpty())) {
                 ready.add(waiters.pollFirst());
             }
-            long now = clock.millis();
-            next = takeJobLocked(now);
-            if (next == null) {
-                armTimerLocked(now);
-            }
+            next = nextJobLocked(clock.millis());
         } finally {
             lock.unlock();
         }

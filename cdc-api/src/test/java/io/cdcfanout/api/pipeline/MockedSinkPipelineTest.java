@@ -69,6 +69,14 @@ class MockedSinkPipelineTest {
                 .build();
     }
 
+    /** The letters of the dead-letter sink's one call. */
+    private List<DeadLetter> acceptedLetters() {
+        @SuppressWarnings("unchecked")
+        ArgumentCaptor<List<DeadLetter>> letters = ArgumentCaptor.forClass(List.class);
+        verify(deadLetters).accept(letters.capture());
+        return letters.getValue();
+    }
+
     @Test
     @SuppressWarnings("unchecked")
     void theSinkGetsOneBatchInSourceOrderAndTheBatchIsAcknowledged() {
@@ -96,13 +104,11 @@ class MockedSinkPipelineTest {
             p.flush().join();
             assertTrue(result.join().succeeded());
             verify(sink, times(1)).write(any());
-            @SuppressWarnings("unchecked")
-            ArgumentCaptor<List<DeadLetter>> letters = ArgumentCaptor.forClass(List.class);
-            verify(deadLetters).accept(letters.capture());
-            assertEquals(2, letters.getValue().size());
+            List<DeadLetter> letters = acceptedLetters();
+            assertEquals(2, letters.size());
             assertEquals("io.cdcfanout.api.CdcException: ResourceNotFoundException: stream 'x' not found",
-                    letters.getValue().get(0).reason());
-            assertEquals(Instant.parse("2026-01-01T00:00:10Z"), letters.getValue().get(0).failedAt());
+                    letters.get(0).reason());
+            assertEquals(Instant.parse("2026-01-01T00:00:10Z"), letters.get(0).failedAt());
         }
     }
 
@@ -114,11 +120,8 @@ class MockedSinkPipelineTest {
             p.flush().join();
             assertTrue(result.join().succeeded());
             verify(sink, times(1)).write(any());
-            @SuppressWarnings("unchecked")
-            ArgumentCaptor<List<DeadLetter>> letters = ArgumentCaptor.forClass(List.class);
-            verify(deadLetters).accept(letters.capture());
             assertEquals("io.cdcfanout.api.CdcException: the sink returned 1 outcomes for 2 events",
-                    letters.getValue().get(0).reason());
+                    acceptedLetters().get(0).reason());
         }
     }
 
