@@ -28,14 +28,6 @@ final class BatchTracker<T> {
         this.outstanding = new AtomicInteger(events.size() + 1);
     }
 
-    ChangeEvent<T> event(int index) {
-        return events.get(index);
-    }
-
-    int size() {
-        return events.size();
-    }
-
     /** Declares on how many routes each event waits; call once, before any route can settle one. */
     void expect(int[] routesPerEvent) {
         int unrouted = 0;

@@ -114,10 +114,6 @@ final class RouteWorker<T, R> {
         return !(t instanceof CdcException ce) || ce.retryable();
     }
 
-    String name() {
-        return name;
-    }
-
     // ---------------------------------------------------------------- intake (submitting thread)
 
     /**

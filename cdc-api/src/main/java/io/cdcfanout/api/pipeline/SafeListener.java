@@ -6,7 +6,7 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Shields the pipeline from a listener that throws. */
+/** Shields the pipeline from a listener that throws: the exception is logged and ignored. */
 final class SafeListener implements PipelineListener {
     private static final Logger LOG = LoggerFactory.getLogger(SafeListener.class);
 
@@ -16,79 +16,51 @@ final class SafeListener implements PipelineListener {
         this.delegate = delegate;
     }
 
-    private void failed(String method, RuntimeException e) {
-        LOG.warn("PipelineListener.{} threw {}; ignored", method, e.getClass().getName(), e);
+    private static void guard(String method, Runnable call) {
+        try {
+            call.run();
+        } catch (RuntimeException e) {
+            LOG.warn("PipelineListener.{} threw {}; ignored", method, e.getClass().getName(), e);
+        }
     }
 
     @Override
     public void onEventsIn(String route, int events) {
-        try {
-            delegate.onEventsIn(route, events);
-        } catch (RuntimeException e) {
-            failed("onEventsIn", e);
-        }
+        guard("onEventsIn", () -> delegate.onEventsIn(route, events));
     }
 
     @Override
     public void onFlush(String route, FlushCause cause, int events, long bytes) {
-        try {
-            delegate.onFlush(route, cause, events, bytes);
-        } catch (RuntimeException e) {
-            failed("onFlush", e);
-        }
+        guard("onFlush", () -> delegate.onFlush(route, cause, events, bytes));
     }
 
     @Override
     public void onDelivered(String route, int events, Duration maxLag) {
-        try {
-            delegate.onDelivered(route, events, maxLag);
-        } catch (RuntimeException e) {
-            failed("onDelivered", e);
-        }
+        guard("onDelivered", () -> delegate.onDelivered(route, events, maxLag));
     }
 
     @Override
     public void onRetry(String route, int attempt, int events, Duration backoff, String reason) {
-        try {
-            delegate.onRetry(route, attempt, events, backoff, reason);
-        } catch (RuntimeException e) {
-            failed("onRetry", e);
-        }
+        guard("onRetry", () -> delegate.onRetry(route, attempt, events, backoff, reason));
     }
 
     @Override
     public void onDeadLetter(DeadLetter letter) {
-        try {
-            delegate.onDeadLetter(letter);
-        } catch (RuntimeException e) {
-            failed("onDeadLetter", e);
-        }
+        guard("onDeadLetter", () -> delegate.onDeadLetter(letter));
     }
 
     @Override
     public void onSinkCounters(String route, Map<String, Long> counters) {
-        try {
-            delegate.onSinkCounters(route, counters);
-        } catch (RuntimeException e) {
-            failed("onSinkCounters", e);
-        }
+        guard("onSinkCounters", () -> delegate.onSinkCounters(route, counters));
     }
 
     @Override
     public void onBackpressure(String route, int held) {
-        try {
-            delegate.onBackpressure(route, held);
-        } catch (RuntimeException e) {
-            failed("onBackpressure", e);
-        }
+        guard("onBackpressure", () -> delegate.onBackpressure(route, held));
     }
 
     @Override
     public void onRouteHalted(String route, String reason) {
-        try {
-            delegate.onRouteHalted(route, reason);
-        } catch (RuntimeException e) {
-            failed("onRouteHalted", e);
-        }
+        guard("onRouteHalted", () -> delegate.onRouteHalted(route, reason));
     }
 }
