@@ -17,6 +17,10 @@ import java.util.function.Function;
  *
  * <p>{@link #toString()} never prints image contents or key values.
  *
+ * <p>A source that cannot fully map a record (a missing key or image, an unknown event name) still
+ * emits an event, marked with a {@link #defect()}: the pipeline dead-letters it on every route
+ * instead of delivering it, so the record is neither lost nor allowed to stop the batch.
+ *
  * @param <T> the type of the before and after images
  */
 public final class ChangeEvent<T> {
@@ -31,6 +35,7 @@ public final class ChangeEvent<T> {
     private final boolean ttlExpiry;
     private final Set<String> changedAttributes;
     private final long sizeBytes;
+    private final String defect;
     private final ChangeEvent<?> raw;
 
     private ChangeEvent(Builder<T> b, ChangeEvent<?> raw) {
@@ -46,11 +51,20 @@ public final class ChangeEvent<T> {
         this.changedAttributes = b.changedAttributes == null ? null
                 : Collections.unmodifiableSet(new TreeSet<>(b.changedAttributes));
         this.sizeBytes = b.sizeBytes;
+        this.defect = b.defect;
         if (eventId.isEmpty()) {
             throw new IllegalArgumentException("eventId must not be empty");
         }
         if (sizeBytes < 0) {
             throw new IllegalArgumentException("sizeBytes must be at least 0 (was " + sizeBytes + ")");
+        }
+        if (defect != null && defect.isBlank()) {
+            throw new IllegalArgumentException("defect must not be blank (event " + eventId + ")");
+        }
+        if (defect != null) {
+            // A defective event reports what the record said, however inconsistent.
+            this.raw = raw == null ? this : raw;
+            return;
         }
         if (operation == Operation.INSERT && before != null) {
             throw new IllegalArgumentException("before must be absent for an INSERT (event " + eventId + ")");
@@ -93,6 +107,7 @@ public final class ChangeEvent<T> {
         b.ttlExpiry = ttlExpiry;
         b.changedAttributes = changedAttributes;
         b.sizeBytes = sizeBytes;
+        b.defect = defect;
         b.raw = raw;
         b.derived = true;
         return b;
@@ -178,6 +193,15 @@ public final class ChangeEvent<T> {
         return sizeBytes;
     }
 
+    /**
+     * Why the source could not map its record faithfully, naming the field and the rule; empty for a
+     * sound event. A defective event may break the usual rules (a MODIFY without images, a key that is
+     * a stand-in), and no route delivers it: each dead-letters it with this reason.
+     */
+    public Optional<String> defect() {
+        return Optional.ofNullable(defect);
+    }
+
     /** The event with the source's raw images; {@code this} for an event that was never mapped. */
     public ChangeEvent<?> raw() {
         return raw;
@@ -189,7 +213,7 @@ public final class ChangeEvent<T> {
                 && operation == e.operation && source.equals(e.source) && position.equals(e.position)
                 && creationTime.equals(e.creationTime) && eventId.equals(e.eventId) && key.equals(e.key)
                 && Objects.equals(before, e.before) && Objects.equals(after, e.after)
-                && Objects.equals(changedAttributes, e.changedAttributes);
+                && Objects.equals(changedAttributes, e.changedAttributes) && Objects.equals(defect, e.defect);
     }
 
     @Override
@@ -200,7 +224,7 @@ public final class ChangeEvent<T> {
     @Override
     public String toString() {
         return "ChangeEvent[" + operation + " " + source.table() + " " + position + " id=" + eventId
-                + (ttlExpiry ? " ttl" : "") + "]";
+                + (ttlExpiry ? " ttl" : "") + (defect != null ? " defective" : "") + "]";
     }
 
     /** Builds a {@link ChangeEvent}; {@link #build()} checks that the fields fit together. */
@@ -216,6 +240,7 @@ public final class ChangeEvent<T> {
         private boolean ttlExpiry;
         private Set<String> changedAttributes;
         private long sizeBytes;
+        private String defect;
         private ChangeEvent<?> raw;
         private boolean derived;
 
@@ -277,6 +302,15 @@ public final class ChangeEvent<T> {
 
         public Builder<T> sizeBytes(long sizeBytes) {
             this.sizeBytes = sizeBytes;
+            return this;
+        }
+
+        /**
+         * Marks the event as defective, with the reason; null (the default) for a sound event. The
+         * checks that images fit the operation are skipped for a defective event.
+         */
+        public Builder<T> defect(String defect) {
+            this.defect = defect;
             return this;
         }
 

@@ -201,6 +201,32 @@ class PipelineSemanticsTest {
     // ------------------------------------------------------------------ poison events
 
     @Test
+    void aDefectiveEventIsDeadLetteredOnEveryRouteWithoutRunningFiltersOrSinks() {
+        RecordingSink<Map<String, Object>> sink = new RecordingSink<>();
+        RecordingSink<Map<String, Object>> inserts = new RecordingSink<>();
+        try (Pipeline<Map<String, Object>> p = pipeline()
+                .route(Route.<Map<String, Object>>builder("all").sink(sink).build())
+                .route(Route.<Map<String, Object>>builder("inserts").operations(Operation.INSERT)
+                        .filter(e -> e.after().orElseThrow().containsKey("v")).sink(inserts).build())
+                .build()) {
+            ChangeEvent<Map<String, Object>> sound = events.insert("A", Map.of("v", 1));
+            ChangeEvent<Map<String, Object>> defective = events.builder(Operation.MODIFY, "B")
+                    .defect("Keys is missing (a record must name its key attributes)").build();
+            CompletableFuture<BatchResult<Map<String, Object>>> batch = p.submit(List.of(defective, sound));
+            p.flush().join();
+            BatchResult<Map<String, Object>> result = batch.join();
+            assertTrue(result.succeeded(), "a dead-lettered event is acknowledged");
+            assertEquals(1, result.deadLettered());
+            assertEquals(List.of(sound.eventId()), sink.eventIds());
+            assertEquals(List.of(sound.eventId()), inserts.eventIds());
+            assertEquals(List.of(defective.eventId(), defective.eventId()), deadLetters.eventIds());
+            assertEquals("the source could not map the record: Keys is missing (a record must name its key "
+                    + "attributes)", deadLetters.letters().get(0).reason());
+            assertEquals(0, deadLetters.letters().get(0).attempts());
+        }
+    }
+
+    @Test
     void poisonEventsAreDeadLetteredWithTheFullEventAndOtherKeysKeepFlowing() {
         ScriptedSink<Map<String, Object>> sink = ScriptedSink.<Map<String, Object>>builder()
                 .fatalWhen(e -> e.eventId().equals("evt-2"), "item too large for the target").build();

@@ -121,6 +121,10 @@ final class RouteWorker<T, R> {
      * that throws (filter, transform, size estimate) yields a poison entry, never an exception.
      */
     Entry<T, R> admit(ChangeEvent<T> event, BatchTracker<T> tracker, int index, boolean applyFilter) {
+        if (event.defect().isPresent()) {
+            // The filter and transform can't be trusted on a record the source could not map.
+            return poison(tracker, index, event, "the source could not map the record: " + event.defect().get());
+        }
         if (applyFilter) {
             try {
                 if (!route.filter().test(event)) {
