@@ -1,0 +1,2 @@
+/** The AWS Lambda handler for DynamoDB stream events. */
+package io.cdcfanout.dynamodb.lambda;

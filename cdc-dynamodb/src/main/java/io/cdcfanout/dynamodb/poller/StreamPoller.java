@@ -1,0 +1,804 @@
+package io.cdcfanout.dynamodb.poller;
+
+import io.cdcfanout.api.CdcException;
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Position;
+import io.cdcfanout.api.Source;
+import io.cdcfanout.api.pipeline.BatchResult;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.dynamodb.StreamRecords;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.DescribeStreamResponse;
+import software.amazon.awssdk.services.dynamodb.model.ExpiredIteratorException;
+import software.amazon.awssdk.services.dynamodb.model.GetRecordsResponse;
+import software.amazon.awssdk.services.dynamodb.model.GetShardIteratorRequest;
+import software.amazon.awssdk.services.dynamodb.model.LimitExceededException;
+import software.amazon.awssdk.services.dynamodb.model.Record;
+import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
+import software.amazon.awssdk.services.dynamodb.model.Shard;
+import software.amazon.awssdk.services.dynamodb.model.ShardIteratorType;
+import software.amazon.awssdk.services.dynamodb.model.TrimmedDataAccessException;
+import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
+
+/**
+ * Reads a DynamoDB stream in this process and feeds a pipeline, for long-running containers
+ * (Fargate, ECS, Kubernetes) and local runs. One thread reads every shard it owns; a parent shard is
+ * read to its end, and all of it acknowledged, before its children start. New shards are found by
+ * DescribeStream every {@link Builder#shardDiscoveryInterval}, and at once when a shard ends.
+ *
+ * <p><b>Delivery.</b> At least once. A shard's checkpoint moves only to a position below which the
+ * pipeline acknowledged every record; after a crash the poller resumes after the checkpoint, so the
+ * records in flight at the crash are delivered again. A batch the pipeline does not acknowledge
+ * (a halted route, say) sends the shard back to its checkpoint after a pause.
+ *
+ * <p><b>Data loss.</b> Records the stream dropped before they were read (retention is 24 hours) are
+ * reported to the listener and logged as an error, never skipped in silence; the
+ * {@link DataLossPolicy} says whether the poller then stops or goes on.
+ *
+ * <p>{@link #close()} stops reading, flushes the pipeline, waits for what is in flight, saves the
+ * checkpoints and gives up the shards. The pipeline itself stays open: its owner closes it.
+ */
+public final class StreamPoller implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(StreamPoller.class);
+
+    private final DynamoDbStreamsClient streams;
+    private final String streamArn;
+    private final Source source;
+    private final Pipeline<Map<String, AttributeValue>> pipeline;
+    private final CheckpointStore store;
+    private final StartPosition startPosition;
+    private final Duration pollInterval;
+    private final int recordsPerCall;
+    private final int maxBatchesInFlight;
+    private final Duration shardDiscoveryInterval;
+    private final Duration maxBackoff;
+    private final Duration closeTimeout;
+    private final DataLossPolicy onDataLoss;
+    private final PollerListener listener;
+    private final String workerId;
+    private final Clock clock;
+
+    private final Map<String, ShardState> shards = new LinkedHashMap<>();
+    private final LinkedBlockingQueue<Object> wakeups = new LinkedBlockingQueue<>();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final Thread thread;
+    private volatile boolean running;
+    private volatile boolean abandoned;
+    private Map<String, Checkpoint> stored = Map.of();
+    private boolean firstDiscovery = true;
+    private long nextDiscovery;
+
+    private StreamPoller(Builder b, String streamArn) {
+        this.streams = b.streams;
+        this.streamArn = streamArn;
+        this.source = StreamRecords.sourceOf(streamArn);
+        this.pipeline = b.pipeline;
+        this.store = b.store;
+        this.startPosition = b.startPosition;
+        this.pollInterval = b.pollInterval;
+        this.recordsPerCall = b.recordsPerCall;
+        this.maxBatchesInFlight = b.maxBatchesInFlight;
+        this.shardDiscoveryInterval = b.shardDiscoveryInterval;
+        this.maxBackoff = b.maxBackoff;
+        this.closeTimeout = b.closeTimeout;
+        this.onDataLoss = b.onDataLoss;
+        this.listener = b.listener;
+        this.workerId = b.workerId;
+        this.clock = b.clock;
+        this.thread = new Thread(this::run, "cdc-poller-" + source.table());
+        this.thread.setDaemon(true);
+    }
+
+    /** A builder; the streams client, the pipeline and a stream ARN or table are required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Starts the reading thread; returns this.
+     *
+     * @throws IllegalStateException if started before
+     */
+    public StreamPoller start() {
+        if (running || stopped.getCount() == 0) {
+            throw new IllegalStateException("the poller was started before");
+        }
+        running = true;
+        thread.start();
+        return this;
+    }
+
+    /** The stream this poller reads. */
+    public String streamArn() {
+        return streamArn;
+    }
+
+    /** This poller's owner id in the checkpoint store. */
+    public String workerId() {
+        return workerId;
+    }
+
+    /** Why the poller stopped on its own (data loss under {@link DataLossPolicy#FAIL}, a lost shard), if it did. */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure.get());
+    }
+
+    /** Whether the reading thread has ended. */
+    public boolean isStopped() {
+        return stopped.getCount() == 0;
+    }
+
+    /** Waits up to {@code timeout} for the reading thread to end; true if it has. */
+    public boolean awaitStop(Duration timeout) throws InterruptedException {
+        return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Stops, drains and checkpoints within the close timeout; idempotent. */
+    @Override
+    public void close() {
+        running = false;
+        wakeups.offer(Boolean.TRUE);
+        if (thread.isAlive() && Thread.currentThread() != thread) {
+            try {
+                thread.join(closeTimeout.toMillis() + 5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Stops at once, like a crash: no drain, no checkpoint, no release. For tests of recovery. */
+    void abandon() {
+        abandoned = true;
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ------------------------------------------------------------------ the loop
+
+    private void run() {
+        try {
+            stored = new LinkedHashMap<>(store.load(streamArn));
+            while (running) {
+                long now = clock.millis();
+                if (now >= nextDiscovery) {
+                    discover();
+                    nextDiscovery = now + shardDiscoveryInterval.toMillis();
+                }
+                settle();
+                long wake = now + shardDiscoveryInterval.toMillis();
+                for (ShardState s : new ArrayList<>(shards.values())) {
+                    if (!running) {
+                        break;
+                    }
+                    if (readable(s) && s.inFlight.size() < maxBatchesInFlight) {
+                        if (clock.millis() >= s.nextPollAt) {
+                            poll(s);
+                        }
+                        if (!s.endReached && s.inFlight.size() < maxBatchesInFlight) {
+                            wake = Math.min(wake, s.nextPollAt);
+                        }
+                    }
+                }
+                long wait = wake - clock.millis();
+                if (wait > 0 && running) {
+                    wakeups.poll(wait, TimeUnit.MILLISECONDS);
+                    wakeups.clear();
+                }
+            }
+            if (!abandoned) {
+                drain();
+            }
+        } catch (InterruptedException e) {
+            if (!abandoned) {
+                Thread.currentThread().interrupt();
+                fail(new CdcException("the poller thread of " + streamArn + " was interrupted", e, true));
+            }
+        } catch (RuntimeException e) {
+            if (!abandoned) {
+                fail(e);
+                drain();
+            }
+        } finally {
+            running = false;
+            stopped.countDown();
+        }
+    }
+
+    private void fail(Throwable t) {
+        if (failure.compareAndSet(null, t)) {
+            LOG.error("The poller of {} stopped: {}", streamArn, t.getMessage(), t);
+        }
+    }
+
+    /** Lets in-flight batches settle (flushing the pipeline), saves checkpoints and releases shards. */
+    private void drain() {
+        try {
+            pipeline.flush();
+        } catch (RuntimeException e) {
+            LOG.warn("Flushing the pipeline on stop failed: {}", e.toString());
+        }
+        long deadline = System.nanoTime() + closeTimeout.toNanos();
+        for (ShardState s : shards.values()) {
+            for (InFlight f : s.inFlight) {
+                long left = deadline - System.nanoTime();
+                try {
+                    f.future.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    LOG.warn("Stopping with batches of shard {} still unsettled; they will be read again", s.id);
+                    break;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    break;
+                }
+            }
+        }
+        try {
+            settle();
+        } catch (RuntimeException e) {
+            LOG.warn("Saving checkpoints on stop failed: {}", e.toString());
+        }
+        for (ShardState s : shards.values()) {
+            if (s.owned) {
+                try {
+                    store.release(streamArn, s.id, workerId);
+                } catch (RuntimeException e) {
+                    LOG.warn("Releasing shard {} failed: {}", s.id, e.toString());
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ shards
+
+    private void discover() {
+        List<Shard> found = new ArrayList<>();
+        String start = null;
+        do {
+            String from = start;
+            DescribeStreamResponse page = call(null, () -> streams.describeStream(r -> r.streamArn(streamArn)
+                    .exclusiveStartShardId(from)));
+            if (page == null) {
+                return;
+            }
+            found.addAll(page.streamDescription().shards());
+            start = page.streamDescription().lastEvaluatedShardId();
+        } while (start != null);
+        java.util.Set<String> present = new java.util.HashSet<>();
+        for (Shard shard : found) {
+            present.add(shard.shardId());
+            if (!shards.containsKey(shard.shardId())) {
+                ShardState s = new ShardState(shard);
+                Checkpoint cp = stored.get(shard.shardId());
+                if (cp != null) {
+                    s.checkpoint = cp.sequenceNumber();
+                    s.finished = cp.finished();
+                } else if (firstDiscovery && startPosition == StartPosition.LATEST) {
+                    if (shard.sequenceNumberRange().endingSequenceNumber() != null) {
+                        s.finished = true; // closed before we started: nothing new in it
+                    } else {
+                        s.latest = true;
+                    }
+                }
+                shards.put(shard.shardId(), s);
+            }
+        }
+        // A checkpointed shard that vanished unfinished expired with unread records.
+        for (Map.Entry<String, Checkpoint> e : stored.entrySet()) {
+            if (!e.getValue().finished() && !present.contains(e.getKey()) && !shards.containsKey(e.getKey())) {
+                ShardState gone = new ShardState(null, e.getKey());
+                gone.finished = true;
+                shards.put(e.getKey(), gone);
+                dataLoss(gone, "shard " + e.getKey() + " expired from the stream before it was read to its end");
+            }
+        }
+        firstDiscovery = false;
+        for (ShardState s : shards.values()) {
+            if (!s.owned && eligible(s)) {
+                s.owned = store.claim(streamArn, s.id, workerId);
+                if (!s.owned) {
+                    LOG.info("Shard {} of {} is owned by another poller; leaving it", s.id, streamArn);
+                }
+            } else if (s.owned && !s.finished) {
+                if (!store.claim(streamArn, s.id, workerId)) {
+                    throw new CdcException("shard " + s.id + " of " + streamArn + " was taken over by another poller",
+                            false);
+                }
+            }
+        }
+    }
+
+    /** Whether the shard may be read now: eligible and owned by this poller. */
+    private boolean readable(ShardState s) {
+        return s.owned && eligible(s);
+    }
+
+    /** Whether the shard is unfinished and its parent finished or gone. */
+    private boolean eligible(ShardState s) {
+        if (s.finished || s.shard == null) {
+            return false;
+        }
+        String parent = s.shard.parentShardId();
+        if (parent != null) {
+            ShardState p = shards.get(parent);
+            if (p != null && !p.finished) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void poll(ShardState s) throws InterruptedException {
+        if (s.iterator == null && !openIterator(s)) {
+            return;
+        }
+        String iterator = s.iterator;
+        GetRecordsResponse resp;
+        try {
+            resp = streams.getRecords(r -> r.shardIterator(iterator).limit(recordsPerCall));
+        } catch (ExpiredIteratorException e) {
+            LOG.info("The iterator of shard {} expired; resuming after {}", s.id, s.resumeAfter());
+            s.iterator = null;
+            return;
+        } catch (TrimmedDataAccessException e) {
+            s.iterator = null;
+            dataLoss(s, "GetRecords: " + e.getMessage());
+            return;
+        } catch (ResourceNotFoundException e) {
+            s.iterator = null;
+            dataLoss(s, "the shard is gone: " + e.getMessage());
+            return;
+        } catch (SdkException e) {
+            backoff(s, e);
+            return;
+        }
+        s.failures = 0;
+        List<Record> records = resp.records();
+        s.iterator = resp.nextShardIterator();
+        boolean end = s.iterator == null;
+        if (!records.isEmpty()) {
+            List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, s.id);
+            String last = records.get(records.size() - 1).dynamodb().sequenceNumber();
+            CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
+            InFlight f = new InFlight(s.generation, done, last, end);
+            s.inFlight.add(f);
+            done.whenComplete((r, t) -> wakeups.offer(f));
+            s.lastRead = last;
+            Duration lag = Duration.between(events.get(events.size() - 1).creationTime(), clock.instant());
+            safe(() -> listener.onRecords(s.id, records.size(), lag));
+            s.nextPollAt = clock.millis();
+        } else {
+            if (end) {
+                s.inFlight.add(new InFlight(s.generation, CompletableFuture.completedFuture(null), null, true));
+            }
+            s.nextPollAt = clock.millis() + pollInterval.toMillis();
+        }
+        if (end) {
+            s.endReached = true;
+            nextDiscovery = 0; // children may be waiting
+        }
+    }
+
+    private boolean openIterator(ShardState s) {
+        GetShardIteratorRequest.Builder req = GetShardIteratorRequest.builder().streamArn(streamArn).shardId(s.id);
+        String from;
+        String after = s.resumeAfter();
+        if (after != null) {
+            req.shardIteratorType(ShardIteratorType.AFTER_SEQUENCE_NUMBER).sequenceNumber(after);
+            from = "after " + after;
+        } else if (s.latest) {
+            req.shardIteratorType(ShardIteratorType.LATEST);
+            from = "LATEST";
+        } else {
+            req.shardIteratorType(ShardIteratorType.TRIM_HORIZON);
+            from = "TRIM_HORIZON";
+        }
+        try {
+            s.iterator = streams.getShardIterator(req.build()).shardIterator();
+        } catch (TrimmedDataAccessException e) {
+            dataLoss(s, "GetShardIterator " + from + ": " + e.getMessage());
+            return false;
+        } catch (ResourceNotFoundException e) {
+            dataLoss(s, "the shard is gone: " + e.getMessage());
+            return false;
+        } catch (SdkException e) {
+            backoff(s, e);
+            return false;
+        }
+        if (!s.started) {
+            s.started = true;
+            safe(() -> listener.onShardStarted(s.id, from));
+        }
+        return s.iterator != null;
+    }
+
+    private void dataLoss(ShardState s, String reason) {
+        DataLoss loss = new DataLoss(streamArn, s.id, s.checkpoint, reason);
+        LOG.error("DATA LOSS on {} shard {}: records after sequence number {} can no longer be read ({}); policy {}",
+                streamArn, s.id, s.checkpoint, reason, onDataLoss);
+        safe(() -> listener.onDataLoss(loss));
+        if (onDataLoss == DataLossPolicy.FAIL) {
+            throw new CdcException("data loss on " + streamArn + " shard " + s.id + " after sequence number "
+                    + s.checkpoint + ": " + reason + " (DataLossPolicy.FAIL)", false);
+        }
+        // CONTINUE: go on from the oldest record still there.
+        s.lastRead = null;
+        s.checkpoint = null;
+        s.latest = false;
+        s.iterator = null;
+    }
+
+    private void backoff(ShardState s, SdkException e) {
+        boolean throttled = e instanceof LimitExceededException
+                || (e instanceof software.amazon.awssdk.awscore.exception.AwsServiceException ase
+                        && ase.isThrottlingException());
+        if (!throttled && !e.retryable()) {
+            throw new CdcException("reading shard " + s.id + " of " + streamArn + " failed: " + e.getMessage(), e, false);
+        }
+        s.failures++;
+        long millis = Math.min(maxBackoff.toMillis(), 100L << Math.min(16, s.failures - 1));
+        s.nextPollAt = clock.millis() + millis;
+        Duration d = Duration.ofMillis(millis);
+        safe(() -> listener.onBackoff(s.id, d, e.getClass().getSimpleName()));
+    }
+
+    /** Checkpoints each shard past the batches that settled, in order. */
+    private void settle() {
+        for (ShardState s : shards.values()) {
+            while (!s.inFlight.isEmpty() && s.inFlight.peekFirst().future.isDone()) {
+                InFlight f = s.inFlight.pollFirst();
+                if (f.generation != s.generation) {
+                    continue; // read before a rewind: the rewind reads it again
+                }
+                BatchResult<Map<String, AttributeValue>> result = f.future.join();
+                if (result != null && !result.succeeded()) {
+                    Position partial = result.checkpoints().get(s.id);
+                    if (partial != null) {
+                        save(s, Checkpoint.after(partial.sequenceNumber()));
+                    }
+                    rewind(s, result.failures().get(0).reason());
+                    break;
+                }
+                if (f.lastSequence != null) {
+                    s.checkpoint = f.lastSequence;
+                }
+                if (f.end) {
+                    save(s, Checkpoint.finished(s.checkpoint));
+                    s.finished = true;
+                    store.release(streamArn, s.id, workerId);
+                    s.owned = false;
+                    nextDiscovery = 0;
+                    safe(() -> listener.onShardFinished(s.id));
+                } else if (s.inFlight.isEmpty() || !s.inFlight.peekFirst().future.isDone()) {
+                    save(s, Checkpoint.after(s.checkpoint));
+                }
+            }
+        }
+    }
+
+    private void save(ShardState s, Checkpoint cp) {
+        store.save(streamArn, s.id, workerId, cp);
+        s.checkpoint = cp.sequenceNumber();
+        safe(() -> listener.onCheckpoint(s.id, cp));
+    }
+
+    private void rewind(ShardState s, String reason) {
+        s.generation++;
+        s.inFlight.clear();
+        s.iterator = null;
+        s.lastRead = null;
+        s.endReached = false;
+        s.failures++;
+        long millis = Math.min(maxBackoff.toMillis(), 100L << Math.min(16, s.failures - 1));
+        s.nextPollAt = clock.millis() + millis;
+        LOG.warn("A batch of shard {} was not acknowledged; reading again after checkpoint {} in {} ms ({})", s.id,
+                s.checkpoint, millis, reason);
+        safe(() -> listener.onRewind(s.id, s.checkpoint, reason));
+    }
+
+    private <R> R call(ShardState s, java.util.function.Supplier<R> call) {
+        try {
+            return call.get();
+        } catch (LimitExceededException e) {
+            LOG.info("DescribeStream was throttled; trying again later");
+            nextDiscovery = clock.millis() + 1_000;
+            return null;
+        } catch (SdkException e) {
+            if (e.retryable()) {
+                LOG.warn("DescribeStream failed ({}); trying again later", e.toString());
+                nextDiscovery = clock.millis() + 1_000;
+                return null;
+            }
+            throw new CdcException("DescribeStream of " + streamArn + " failed: " + e.getMessage(), e, false);
+        }
+    }
+
+    private void safe(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            LOG.warn("A poller listener threw {}; ignored", e.toString());
+        }
+    }
+
+    /** What the poller knows of one shard; touched only by the poller thread. */
+    private static final class ShardState {
+        final Shard shard;
+        final String id;
+        final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+        String checkpoint;
+        String lastRead;
+        String iterator;
+        boolean finished;
+        boolean latest;
+        boolean endReached;
+        boolean owned;
+        boolean started;
+        int generation;
+        int failures;
+        long nextPollAt;
+
+        ShardState(Shard shard) {
+            this(shard, shard.shardId());
+        }
+
+        ShardState(Shard shard, String id) {
+            this.shard = shard;
+            this.id = id;
+        }
+
+        /** Where to read from after a new iterator: the last record read, else the checkpoint. */
+        String resumeAfter() {
+            return lastRead != null ? lastRead : checkpoint;
+        }
+    }
+
+    private record InFlight(int generation, CompletableFuture<BatchResult<Map<String, AttributeValue>>> future,
+            String lastSequence, boolean end) {
+    }
+
+    /** Builds a {@link StreamPoller}; reusable. */
+    public static final class Builder {
+        /** Default for {@link #pollInterval}, in milliseconds. */
+        public static final long DEFAULT_POLL_INTERVAL_MILLIS = 250;
+        /** Default for {@link #recordsPerCall}; also the most GetRecords allows. */
+        public static final int DEFAULT_RECORDS_PER_CALL = 1000;
+        /** Default for {@link #maxBatchesInFlight}. */
+        public static final int DEFAULT_MAX_BATCHES_IN_FLIGHT = 8;
+        /** Default for {@link #shardDiscoveryInterval}, in milliseconds. */
+        public static final long DEFAULT_SHARD_DISCOVERY_MILLIS = 10_000;
+        /** Default for {@link #closeTimeout}, in milliseconds. */
+        public static final long DEFAULT_CLOSE_TIMEOUT_MILLIS = 30_000;
+
+        private DynamoDbStreamsClient streams;
+        private DynamoDbClient dynamoDb;
+        private String streamArn;
+        private String table;
+        private Pipeline<Map<String, AttributeValue>> pipeline;
+        private CheckpointStore store;
+        private StartPosition startPosition = StartPosition.TRIM_HORIZON;
+        private Duration pollInterval = Duration.ofMillis(DEFAULT_POLL_INTERVAL_MILLIS);
+        private int recordsPerCall = DEFAULT_RECORDS_PER_CALL;
+        private int maxBatchesInFlight = DEFAULT_MAX_BATCHES_IN_FLIGHT;
+        private Duration shardDiscoveryInterval = Duration.ofMillis(DEFAULT_SHARD_DISCOVERY_MILLIS);
+        private Duration maxBackoff = Duration.ofSeconds(10);
+        private Duration closeTimeout = Duration.ofMillis(DEFAULT_CLOSE_TIMEOUT_MILLIS);
+        private DataLossPolicy onDataLoss = DataLossPolicy.FAIL;
+        private PollerListener listener = new PollerListener() {
+        };
+        private String workerId;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {
+        }
+
+        /** The DynamoDB Streams client; the poller does not close it. Required. */
+        public Builder streamsClient(DynamoDbStreamsClient streams) {
+            this.streams = Objects.requireNonNull(streams, "streamsClient must not be null");
+            return this;
+        }
+
+        /** The stream to read. Give this or {@link #table}. */
+        public Builder streamArn(String streamArn) {
+            StreamRecords.sourceOf(streamArn);
+            this.streamArn = streamArn;
+            return this;
+        }
+
+        /** The table whose latest stream to read, looked up with {@code client} at build time. */
+        public Builder table(String table, DynamoDbClient client) {
+            this.table = Objects.requireNonNull(table, "table must not be null");
+            this.dynamoDb = Objects.requireNonNull(client, "client must not be null");
+            return this;
+        }
+
+        /** The pipeline to feed; the poller does not close it. Required. */
+        public Builder pipeline(Pipeline<Map<String, AttributeValue>> pipeline) {
+            this.pipeline = Objects.requireNonNull(pipeline, "pipeline must not be null");
+            return this;
+        }
+
+        /** Where checkpoints live; {@link CheckpointStore#inMemory()} by default. */
+        public Builder checkpointStore(CheckpointStore store) {
+            this.store = Objects.requireNonNull(store, "checkpointStore must not be null");
+            return this;
+        }
+
+        /** Where to start a shard without a checkpoint; TRIM_HORIZON by default. */
+        public Builder startPosition(StartPosition startPosition) {
+            this.startPosition = Objects.requireNonNull(startPosition, "startPosition must not be null");
+            return this;
+        }
+
+        /**
+         * The pause after a GetRecords call that returned nothing; default
+         * {@value #DEFAULT_POLL_INTERVAL_MILLIS} ms. While records keep coming the poller calls again
+         * at once.
+         */
+        public Builder pollInterval(Duration pollInterval) {
+            this.pollInterval = positive("pollInterval", pollInterval);
+            return this;
+        }
+
+        /** The GetRecords limit: 1 to 1000; default {@value #DEFAULT_RECORDS_PER_CALL}. */
+        public Builder recordsPerCall(int recordsPerCall) {
+            if (recordsPerCall < 1 || recordsPerCall > 1000) {
+                throw new IllegalArgumentException("recordsPerCall must be between 1 and 1000 (was " + recordsPerCall
+                        + ")");
+            }
+            this.recordsPerCall = recordsPerCall;
+            return this;
+        }
+
+        /**
+         * How many submitted batches of one shard may wait for acknowledgement: 1 to 1000; default
+         * {@value #DEFAULT_MAX_BATCHES_IN_FLIGHT}.
+         */
+        public Builder maxBatchesInFlight(int maxBatchesInFlight) {
+            if (maxBatchesInFlight < 1 || maxBatchesInFlight > 1000) {
+                throw new IllegalArgumentException("maxBatchesInFlight must be between 1 and 1000 (was "
+                        + maxBatchesInFlight + ")");
+            }
+            this.maxBatchesInFlight = maxBatchesInFlight;
+            return this;
+        }
+
+        /** How often to look for new shards; default {@value #DEFAULT_SHARD_DISCOVERY_MILLIS} ms. */
+        public Builder shardDiscoveryInterval(Duration interval) {
+            this.shardDiscoveryInterval = positive("shardDiscoveryInterval", interval);
+            return this;
+        }
+
+        /** The longest pause after throttling or a rewind; 10 s by default. */
+        public Builder maxBackoff(Duration maxBackoff) {
+            this.maxBackoff = positive("maxBackoff", maxBackoff);
+            return this;
+        }
+
+        /** How long {@link StreamPoller#close()} waits for in-flight batches; default {@value #DEFAULT_CLOSE_TIMEOUT_MILLIS} ms. */
+        public Builder closeTimeout(Duration closeTimeout) {
+            this.closeTimeout = positive("closeTimeout", closeTimeout);
+            return this;
+        }
+
+        /** What to do after data loss; {@link DataLossPolicy#FAIL} by default. */
+        public Builder onDataLoss(DataLossPolicy policy) {
+            this.onDataLoss = Objects.requireNonNull(policy, "onDataLoss must not be null");
+            return this;
+        }
+
+        /** Progress, checkpoints and data loss. */
+        public Builder listener(PollerListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener must not be null");
+            return this;
+        }
+
+        /**
+         * This poller's owner id in the checkpoint store; keep it stable across restarts so a restarted
+         * poller takes its shards back at once. A random id by default.
+         */
+        public Builder workerId(String workerId) {
+            Objects.requireNonNull(workerId, "workerId must not be null");
+            if (workerId.isBlank()) {
+                throw new IllegalArgumentException("workerId must not be blank");
+            }
+            this.workerId = workerId;
+            return this;
+        }
+
+        /** The clock for lag and poll timing; the system UTC clock by default. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock must not be null");
+            return this;
+        }
+
+        private static Duration positive(String name, Duration d) {
+            Objects.requireNonNull(d, name + " must not be null");
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive (was " + d + ")");
+            }
+            return d;
+        }
+
+        /**
+         * A poller, not yet started.
+         *
+         * @throws IllegalStateException if a required setting is missing, or both or neither of a stream
+         *     ARN and a table are given
+         * @throws CdcException if the table has no stream
+         */
+        public StreamPoller build() {
+            if (streams == null) {
+                throw new IllegalStateException("streamsClient is required");
+            }
+            if (pipeline == null) {
+                throw new IllegalStateException("pipeline is required");
+            }
+            if ((streamArn == null) == (table == null)) {
+                throw new IllegalStateException("give exactly one of streamArn and table");
+            }
+            String arn = streamArn;
+            if (arn == null) {
+                try {
+                    arn = dynamoDb.describeTable(r -> r.tableName(table)).table().latestStreamArn();
+                } catch (SdkException e) {
+                    throw new CdcException("cannot describe table '" + table + "': " + e.getMessage(), e,
+                            e.retryable());
+                }
+                if (arn == null) {
+                    throw new CdcException("table '" + table + "' has no stream; enable one (NEW_AND_OLD_IMAGES "
+                            + "keeps the most)", false);
+                }
+            }
+            Builder copy = copy();
+            return new StreamPoller(copy, arn);
+        }
+
+        private Builder copy() {
+            Builder b = new Builder();
+            b.streams = streams;
+            b.pipeline = pipeline;
+            b.store = store == null ? CheckpointStore.inMemory() : store;
+            b.startPosition = startPosition;
+            b.pollInterval = pollInterval;
+            b.recordsPerCall = recordsPerCall;
+            b.maxBatchesInFlight = maxBatchesInFlight;
+            b.shardDiscoveryInterval = shardDiscoveryInterval;
+            b.maxBackoff = maxBackoff;
+            b.closeTimeout = closeTimeout;
+            b.onDataLoss = onDataLoss;
+            b.listener = listener;
+            b.workerId = workerId == null ? "poller-" + UUID.randomUUID() : workerId;
+            b.clock = clock;
+            return b;
+        }
+    }
+}

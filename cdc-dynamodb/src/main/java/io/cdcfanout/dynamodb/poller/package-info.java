@@ -1,0 +1,2 @@
+/** The embedded stream poller and its checkpoint stores. */
+package io.cdcfanout.dynamodb.poller;
