@@ -1,0 +1,143 @@
+package io.cdcfanout.dynamodb;
+
+import com.amazonaws.services.dynamodbv2.local.main.ServerRunner;
+import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
+import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBRequestHandler;
+import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBServerHandler;
+import java.lang.reflect.Constructor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeDefinition;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.BillingMode;
+import software.amazon.awssdk.services.dynamodb.model.KeySchemaElement;
+import software.amazon.awssdk.services.dynamodb.model.KeyType;
+import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
+import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
+import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
+
+/**
+ * One in-process DynamoDB Local server (in memory, random loopback port, test controls on) per test
+ * JVM, with clients for it. Its threads are not daemons; the surefire fork exits regardless.
+ */
+public final class DynamoDbLocal {
+    private static final AtomicInteger TABLES = new AtomicInteger();
+    private static DynamoDbLocal instance;
+
+    private final DynamoDBProxyServer server;
+    private final URI endpoint;
+    private final DynamoDbClient client;
+    private final DynamoDbStreamsClient streams;
+
+    private DynamoDbLocal() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        // The command line turns telemetry off; its server is discarded because only the package-private
+        // constructor of the request handler can enable the [TEST_CONTROL] actions (ROLLOVER, DILATE_TIME).
+        ServerRunner.createServerFromCommandLineArgs(new String[] {
+            "-inMemory", "-port", Integer.toString(port), "-disableTelemetry"});
+        Constructor<LocalDynamoDBRequestHandler> withTestControl = LocalDynamoDBRequestHandler.class
+                .getDeclaredConstructor(int.class, boolean.class, String.class, boolean.class, boolean.class,
+                        boolean.class);
+        withTestControl.setAccessible(true);
+        LocalDynamoDBRequestHandler handler = withTestControl.newInstance(0, true, null, false, false, true);
+        server = new DynamoDBProxyServer(port, new LocalDynamoDBServerHandler(handler, null));
+        server.start();
+        endpoint = URI.create("http://127.0.0.1:" + port);
+        client = client("us-east-1");
+        streams = DynamoDbStreamsClient.builder().endpointOverride(endpoint).region(Region.US_EAST_1)
+                .credentialsProvider(credentials()).build();
+    }
+
+    /** The shared server, started on first use. */
+    public static synchronized DynamoDbLocal get() {
+        if (instance == null) {
+            try {
+                instance = new DynamoDbLocal();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (Exception e) {
+                throw new IllegalStateException("DynamoDB Local did not start", e);
+            }
+        }
+        return instance;
+    }
+
+    private static StaticCredentialsProvider credentials() {
+        return StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local"));
+    }
+
+    /** A client for {@code region}; each region of DynamoDB Local is a separate database. */
+    public DynamoDbClient client(String region) {
+        return DynamoDbClient.builder().endpointOverride(endpoint).region(Region.of(region))
+                .credentialsProvider(credentials()).build();
+    }
+
+    public DynamoDbClient client() {
+        return client;
+    }
+
+    public DynamoDbStreamsClient streams() {
+        return streams;
+    }
+
+    public URI endpoint() {
+        return endpoint;
+    }
+
+    /** A fresh table name with {@code prefix}. */
+    public static String uniqueName(String prefix) {
+        return prefix + "-" + TABLES.incrementAndGet() + "-" + System.nanoTime() % 100_000;
+    }
+
+    /**
+     * Creates a table with a stream of {@code view}; keys are "name:S" or "name:N" (hash, then range).
+     * Returns the stream ARN.
+     */
+    public String createTable(String table, StreamViewType view, String... keys) {
+        List<KeySchemaElement> schema = new ArrayList<>();
+        List<AttributeDefinition> defs = new ArrayList<>();
+        for (int i = 0; i < keys.length; i++) {
+            String[] parts = keys[i].split(":");
+            schema.add(KeySchemaElement.builder().attributeName(parts[0])
+                    .keyType(i == 0 ? KeyType.HASH : KeyType.RANGE).build());
+            defs.add(AttributeDefinition.builder().attributeName(parts[0])
+                    .attributeType(ScalarAttributeType.fromValue(parts[1])).build());
+        }
+        return client.createTable(r -> r.tableName(table).keySchema(schema).attributeDefinitions(defs)
+                .billingMode(BillingMode.PAY_PER_REQUEST)
+                .streamSpecification(s -> s.streamEnabled(true).streamViewType(view)))
+                .tableDescription().latestStreamArn();
+    }
+
+    /** Closes every open shard of every stream and opens children (DynamoDB Local's ROLLOVER control). */
+    public void rollover() {
+        client.putItem(r -> r.tableName("[TEST_CONTROL]").item(Map.of("ACTION", s("ROLLOVER"))));
+    }
+
+    /** Makes every stream record and iterator {@code hours} older (DynamoDB Local's DILATE_TIME control). */
+    public void dilateTime(int hours) {
+        client.putItem(r -> r.tableName("[TEST_CONTROL]").item(Map.of("ACTION", s("DILATE_TIME"),
+                "HOURS", s(Integer.toString(hours)))));
+    }
+
+    public static AttributeValue s(String v) {
+        return AttributeValue.builder().s(v).build();
+    }
+
+    public static AttributeValue n(String v) {
+        return AttributeValue.builder().n(v).build();
+    }
+}
