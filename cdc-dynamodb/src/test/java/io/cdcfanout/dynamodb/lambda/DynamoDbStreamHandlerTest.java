@@ -1,0 +1,94 @@
+package io.cdcfanout.dynamodb.lambda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.amazonaws.services.lambda.runtime.events.DynamodbEvent;
+import com.amazonaws.services.lambda.runtime.events.StreamsEventResponse;
+import com.amazonaws.services.lambda.runtime.serialization.events.LambdaEventSerializers;
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Operation;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.dynamodb.JsonLinesSerializer;
+import io.cdcfanout.testkit.RecordingDeadLetterSink;
+import io.cdcfanout.testkit.RecordingSink;
+import io.cdcfanout.testkit.ScriptedSink;
+import java.io.InputStream;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+
+/** The Lambda path: a DynamodbEvent JSON fixture, deserialized the way the Lambda runtime does it. */
+class DynamoDbStreamHandlerTest {
+
+    private static DynamodbEvent fixture() throws Exception {
+        try (InputStream in = DynamoDbStreamHandlerTest.class.getResourceAsStream("/fixtures/dynamodb-event.json")) {
+            return LambdaEventSerializers.serializerFor(DynamodbEvent.class, DynamodbEvent.class.getClassLoader())
+                    .fromJson(in);
+        }
+    }
+
+    /** A handler as a user writes it: the pipeline is built once, in the constructor. */
+    static final class Handler extends DynamoDbStreamHandler {
+        Handler(Pipeline<Map<String, AttributeValue>> pipeline) {
+            super(pipeline);
+        }
+    }
+
+    @Test
+    void recordsBecomeEventsWithTheTableFromTheEventSourceArn() throws Exception {
+        List<ChangeEvent<Map<String, AttributeValue>>> events = LambdaRecords.toEvents(fixture());
+        assertEquals(5, events.size());
+        ChangeEvent<Map<String, AttributeValue>> insert = events.get(0);
+        assertEquals("Movies", insert.source().table());
+        assertEquals("eu-west-1", insert.source().region());
+        assertEquals(Operation.INSERT, insert.operation());
+        assertEquals(Instant.ofEpochSecond(1714564800), insert.creationTime());
+        assertEquals("111111111111111111111", insert.position().sequenceNumber());
+        assertEquals(Map.of("year", new BigDecimal("2013"), "title", "Rush"), insert.key().values());
+        String line = new String(JsonLinesSerializer.plain().toBytes(insert), StandardCharsets.UTF_8);
+        assertTrue(line.contains("\"gross\":98765432109876543210.123456789"), line);
+        assertTrue(line.contains("\"poster\":\"AAH/fw==\""), line);
+        assertTrue(line.contains("\"info\":{\"cast\":[\"Chris\",\"Daniel\"],\"color\":true}"), line);
+        assertTrue(line.contains("\"tags\":[\"f1\",\"racing\"]"), line);
+        assertTrue(events.get(2).ttlExpiry(), "the REMOVE by the TTL service");
+        assertEquals("NewImage is missing, but a MODIFY on a NEW_AND_OLD_IMAGES stream must carry it",
+                events.get(3).defect().orElseThrow());
+        assertFalse(events.get(4).defect().isPresent());
+    }
+
+    @Test
+    void aBatchThatSettlesGivesAnEmptyResponseAndTheMalformedRecordIsDeadLettered() throws Exception {
+        RecordingSink<Map<String, AttributeValue>> sink = new RecordingSink<>();
+        RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
+        Handler handler = new Handler(Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(sink).build())
+                .deadLetterSink(deadLetters).build());
+        StreamsEventResponse response = handler.handleRequest(fixture(), null);
+        assertEquals(List.of(), response.getBatchItemFailures());
+        assertEquals(List.of("c4ca4238a0b923820dcc509a6f75849b", "c81e728d9d4c2f636f067f89cc14862c",
+                "eccbc87e4b5ce2fe28308fd9f2a7baf3", "e4da3b7fbbce2345d7772b0674a318d5"), sink.eventIds(),
+                "flushed before returning: nothing waits in a buffer between invocations");
+        assertEquals(List.of("a87ff679a2f3e71d9181a67b7542122c"), deadLetters.eventIds());
+        assertTrue(deadLetters.letters().get(0).reason().contains("NewImage is missing"));
+    }
+
+    @Test
+    void anUnacknowledgedRecordIsNamedSoTheMappingRetriesFromIt() throws Exception {
+        // No dead-letter sink: a fatal failure halts the route and its events stay unacknowledged.
+        ScriptedSink<Map<String, AttributeValue>> sink = ScriptedSink.<Map<String, AttributeValue>>builder()
+                .fatalWhen(e -> e.eventId().equals("eccbc87e4b5ce2fe28308fd9f2a7baf3"), "rejected").build();
+        Handler handler = new Handler(Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(sink).build()).build());
+        StreamsEventResponse response = handler.handleRequest(fixture(), null);
+        assertEquals(1, response.getBatchItemFailures().size());
+        assertEquals("333333333333333333333", response.getBatchItemFailures().get(0).getItemIdentifier(),
+                "the first record that was not acknowledged");
+    }
+}
