@@ -85,6 +85,12 @@ public final class DynamoDbLocal {
                 .credentialsProvider(credentials()).build();
     }
 
+    /** A streams client for {@code region}. */
+    public DynamoDbStreamsClient streams(String region) {
+        return DynamoDbStreamsClient.builder().endpointOverride(endpoint).region(Region.of(region))
+                .credentialsProvider(credentials()).build();
+    }
+
     public DynamoDbClient client() {
         return client;
     }
@@ -107,6 +113,11 @@ public final class DynamoDbLocal {
      * Returns the stream ARN.
      */
     public String createTable(String table, StreamViewType view, String... keys) {
+        return createTable(client, table, view, keys);
+    }
+
+    /** {@link #createTable(String, StreamViewType, String...)} with {@code db}. */
+    public static String createTable(DynamoDbClient db, String table, StreamViewType view, String... keys) {
         List<KeySchemaElement> schema = new ArrayList<>();
         List<AttributeDefinition> defs = new ArrayList<>();
         for (int i = 0; i < keys.length; i++) {
@@ -116,7 +127,7 @@ public final class DynamoDbLocal {
             defs.add(AttributeDefinition.builder().attributeName(parts[0])
                     .attributeType(ScalarAttributeType.fromValue(parts[1])).build());
         }
-        return client.createTable(r -> r.tableName(table).keySchema(schema).attributeDefinitions(defs)
+        return db.createTable(r -> r.tableName(table).keySchema(schema).attributeDefinitions(defs)
                 .billingMode(BillingMode.PAY_PER_REQUEST)
                 .streamSpecification(s -> s.streamEnabled(true).streamViewType(view)))
                 .tableDescription().latestStreamArn();
@@ -124,12 +135,17 @@ public final class DynamoDbLocal {
 
     /** Closes every open shard of every stream and opens children (DynamoDB Local's ROLLOVER control). */
     public void rollover() {
-        client.putItem(r -> r.tableName("[TEST_CONTROL]").item(Map.of("ACTION", s("ROLLOVER"))));
+        rollover(client);
     }
 
-    /** Makes every stream record and iterator {@code hours} older (DynamoDB Local's DILATE_TIME control). */
-    public void dilateTime(int hours) {
-        client.putItem(r -> r.tableName("[TEST_CONTROL]").item(Map.of("ACTION", s("DILATE_TIME"),
+    /** {@link #rollover()} in the database of {@code db}'s region. */
+    public static void rollover(DynamoDbClient db) {
+        db.putItem(r -> r.tableName("[TEST_CONTROL]").item(Map.of("ACTION", s("ROLLOVER"))));
+    }
+
+    /** Makes every stream record and iterator of {@code db}'s database {@code hours} older (DILATE_TIME). */
+    public static void dilateTime(DynamoDbClient db, int hours) {
+        db.putItem(r -> r.tableName("[TEST_CONTROL]").item(Map.of("ACTION", s("DILATE_TIME"),
                 "HOURS", s(Integer.toString(hours)))));
     }
 

@@ -388,7 +388,13 @@ public final class StreamPoller implements AutoCloseable {
             List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, s.id);
             String last = records.get(records.size() - 1).dynamodb().sequenceNumber();
             CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
-            InFlight f = new InFlight(s.generation, done, last, end);
+            // Checkpoints keep the stream's own spelling of sequence numbers; Position drops leading zeros.
+            List<String> sequences = new ArrayList<>(records.size());
+            for (Record r : records) {
+                String seq = r.dynamodb() == null ? null : r.dynamodb().sequenceNumber();
+                sequences.add(seq == null ? last : seq);
+            }
+            InFlight f = new InFlight(s.generation, done, last, end, events, sequences);
             s.inFlight.add(f);
             done.whenComplete((r, t) -> wakeups.offer(f));
             s.lastRead = last;
@@ -397,7 +403,8 @@ public final class StreamPoller implements AutoCloseable {
             s.nextPollAt = clock.millis();
         } else {
             if (end) {
-                s.inFlight.add(new InFlight(s.generation, CompletableFuture.completedFuture(null), null, true));
+                s.inFlight.add(new InFlight(s.generation, CompletableFuture.completedFuture(null), null, true,
+                        List.of(), List.of()));
             }
             s.nextPollAt = clock.millis() + pollInterval.toMillis();
         }
@@ -441,6 +448,18 @@ public final class StreamPoller implements AutoCloseable {
     }
 
     private void dataLoss(ShardState s, String reason) {
+        boolean atHorizon = s.shard != null && s.resumeAfter() == null && !s.latest;
+        if (atHorizon && s.lossReported) {
+            // Already reported and already at the oldest record: the shard holds nothing readable.
+            if (s.shard.sequenceNumberRange().endingSequenceNumber() != null) {
+                LOG.warn("Shard {} of {} is closed and entirely trimmed; moving on to its children", s.id, streamArn);
+                finish(s);
+            } else {
+                s.nextPollAt = clock.millis() + pollInterval.toMillis();
+            }
+            return;
+        }
+        s.lossReported = true;
         DataLoss loss = new DataLoss(streamArn, s.id, s.checkpoint, reason);
         LOG.error("DATA LOSS on {} shard {}: records after sequence number {} can no longer be read ({}); policy {}",
                 streamArn, s.id, s.checkpoint, reason, onDataLoss);
@@ -454,6 +473,15 @@ public final class StreamPoller implements AutoCloseable {
         s.checkpoint = null;
         s.latest = false;
         s.iterator = null;
+    }
+
+    private void finish(ShardState s) {
+        save(s, Checkpoint.finished(s.checkpoint));
+        s.finished = true;
+        store.release(streamArn, s.id, workerId);
+        s.owned = false;
+        nextDiscovery = 0;
+        safe(() -> listener.onShardFinished(s.id));
     }
 
     private void backoff(ShardState s, SdkException e) {
@@ -482,7 +510,12 @@ public final class StreamPoller implements AutoCloseable {
                 if (result != null && !result.succeeded()) {
                     Position partial = result.checkpoints().get(s.id);
                     if (partial != null) {
-                        save(s, Checkpoint.after(partial.sequenceNumber()));
+                        // Save the stream's own spelling (with its leading zeros) of the acknowledged position.
+                        for (int i = 0; i < f.events.size(); i++) {
+                            if (f.events.get(i).position().equals(partial)) {
+                                save(s, Checkpoint.after(f.sequences.get(i)));
+                            }
+                        }
                     }
                     rewind(s, result.failures().get(0).reason());
                     break;
@@ -491,12 +524,7 @@ public final class StreamPoller implements AutoCloseable {
                     s.checkpoint = f.lastSequence;
                 }
                 if (f.end) {
-                    save(s, Checkpoint.finished(s.checkpoint));
-                    s.finished = true;
-                    store.release(streamArn, s.id, workerId);
-                    s.owned = false;
-                    nextDiscovery = 0;
-                    safe(() -> listener.onShardFinished(s.id));
+                    finish(s);
                 } else if (s.inFlight.isEmpty() || !s.inFlight.peekFirst().future.isDone()) {
                     save(s, Checkpoint.after(s.checkpoint));
                 }
@@ -562,6 +590,7 @@ public final class StreamPoller implements AutoCloseable {
         boolean endReached;
         boolean owned;
         boolean started;
+        boolean lossReported;
         int generation;
         int failures;
         long nextPollAt;
@@ -582,7 +611,8 @@ public final class StreamPoller implements AutoCloseable {
     }
 
     private record InFlight(int generation, CompletableFuture<BatchResult<Map<String, AttributeValue>>> future,
-            String lastSequence, boolean end) {
+            String lastSequence, boolean end, List<ChangeEvent<Map<String, AttributeValue>>> events,
+            List<String> sequences) {
     }
 
     /** Builds a {@link StreamPoller}; reusable. */

@@ -1,0 +1,237 @@
+package io.cdcfanout.dynamodb.poller;
+
+import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
+import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Position;
+import io.cdcfanout.api.pipeline.BufferPolicy;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.dynamodb.DynamoDbLocal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
+import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
+
+/** The embedded poller against DynamoDB Local: order, lineage, expiry, data loss and checkpoints. */
+class StreamPollerTest {
+    private static final Duration WAIT = Duration.ofSeconds(40);
+
+    private final DynamoDbLocal local = DynamoDbLocal.get();
+
+    static Pipeline<Map<String, AttributeValue>> pipeline(ArrivalSink sink) {
+        return Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("sink").sink(sink)
+                        .buffer(BufferPolicy.builder().maxEvents(100).maxAge(Duration.ofMillis(20)).build()).build())
+                .build();
+    }
+
+    /** Listener events as text, for assertions. */
+    static final class Log implements PollerListener {
+        final List<String> lines = new CopyOnWriteArrayList<>();
+        final List<DataLoss> losses = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onShardStarted(String shardId, String from) {
+            lines.add("started " + shardId + " " + from);
+        }
+
+        @Override
+        public void onShardFinished(String shardId) {
+            lines.add("finished " + shardId);
+        }
+
+        @Override
+        public void onDataLoss(DataLoss loss) {
+            losses.add(loss);
+        }
+
+        long count(String prefix) {
+            return lines.stream().filter(l -> l.startsWith(prefix)).count();
+        }
+    }
+
+    private static void put(DynamoDbClient db, String table, String id, int version) {
+        db.putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n(Integer.toString(version)),
+                "writtenAt", n(Long.toString(System.currentTimeMillis())))));
+    }
+
+    private static List<Integer> versions(ArrivalSink sink, String id) {
+        List<Integer> out = new ArrayList<>();
+        for (ArrivalSink.Arrival a : sink.arrivals()) {
+            if (a.event().key().values().get("id").equals(id)) {
+                out.add(Integer.parseInt(a.event().after().orElseThrow().get("v").n()));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void deliversEveryWriteInOrderAndCheckpointsTheLastAndReportsLag() throws Exception {
+        String table = DynamoDbLocal.uniqueName("Orders");
+        String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        ArrivalSink sink = new ArrivalSink();
+        CheckpointStore store = CheckpointStore.inMemory();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams())
+                        .table(table, local.client()).pipeline(pipeline).checkpointStore(store)
+                        .pollInterval(Duration.ofMillis(10)).build().start()) {
+            assertEquals(arn, poller.streamArn());
+            for (int v = 1; v <= 300; v++) {
+                put(local.client(), table, "k" + v % 5, v);
+                if (v % 10 == 0) {
+                    Thread.sleep(5); // a steady write rate, for a meaningful lag figure
+                }
+            }
+            assertTrue(sink.await(300, WAIT), "got " + sink.size());
+        }
+        for (int k = 0; k < 5; k++) {
+            List<Integer> vs = versions(sink, "k" + k);
+            List<Integer> sorted = new ArrayList<>(vs);
+            Collections.sort(sorted);
+            assertEquals(sorted, vs, "per-key order");
+            assertEquals(60, vs.size());
+        }
+        List<ChangeEvent<? extends Map<String, AttributeValue>>> events = sink.arrivals().stream()
+                .<ChangeEvent<? extends Map<String, AttributeValue>>>map(ArrivalSink.Arrival::event).toList();
+        Position last = events.get(events.size() - 1).position();
+        Checkpoint cp = store.load(arn).values().iterator().next();
+        assertFalse(cp.finished());
+        assertEquals(last, new Position(last.shardId(), cp.sequenceNumber()),
+                "closing drains and checkpoints the last record");
+
+        List<Long> lags = new ArrayList<>();
+        for (ArrivalSink.Arrival a : sink.arrivals()) {
+            lags.add(a.atMillis() - Long.parseLong(a.event().after().orElseThrow().get("writtenAt").n()));
+        }
+        Collections.sort(lags);
+        System.out.printf("poller lag write->sink over %d writes: p50=%d ms p99=%d ms max=%d ms%n", lags.size(),
+                lags.get(lags.size() / 2), lags.get(lags.size() * 99 / 100), lags.get(lags.size() - 1));
+    }
+
+    @Test
+    void readsAParentShardToItsEndBeforeItsChildrenAfterRollovers() throws Exception {
+        String region = "ap-south-1";
+        DynamoDbClient db = local.client(region);
+        DynamoDbStreamsClient streams = local.streams(region);
+        String table = DynamoDbLocal.uniqueName("Game");
+        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        for (int v = 1; v <= 150; v++) {
+            put(db, table, "player", v);
+            if (v % 50 == 0) {
+                DynamoDbLocal.rollover(db);
+            }
+        }
+        int shards = streams.describeStream(r -> r.streamArn(arn)).streamDescription().shards().size();
+        assertTrue(shards >= 3, "rollovers made parent and child shards (" + shards + ")");
+        ArrivalSink sink = new ArrivalSink();
+        Log log = new Log();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(streams).streamArn(arn)
+                        .pipeline(pipeline).listener(log).recordsPerCall(7).pollInterval(Duration.ofMillis(10))
+                        .build().start()) {
+            assertTrue(sink.await(150, WAIT), "got " + sink.size());
+            put(db, table, "player", 151); // a write after the last rollover, found in the newest shard
+            assertTrue(sink.await(151, WAIT), "got " + sink.size());
+            assertFalse(poller.failure().isPresent());
+        }
+        List<Integer> expected = new ArrayList<>();
+        for (int v = 1; v <= 151; v++) {
+            expected.add(v);
+        }
+        assertEquals(expected, versions(sink, "player"), "one key's writes in order across parent and child shards");
+        assertTrue(log.count("finished ") >= 3, log.lines.toString());
+    }
+
+    @Test
+    void anExpiredIteratorIsResumedWithoutLossOrDuplicates() throws Exception {
+        String region = "sa-east-1";
+        DynamoDbClient db = local.client(region);
+        String table = DynamoDbLocal.uniqueName("Expiry");
+        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        ArrivalSink sink = new ArrivalSink();
+        Log log = new Log();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams(region)).streamArn(arn)
+                        .pipeline(pipeline).listener(log).pollInterval(Duration.ofMillis(10)).build().start()) {
+            for (int v = 1; v <= 20; v++) {
+                put(db, table, "a", v);
+            }
+            assertTrue(sink.await(20, WAIT));
+            DynamoDbLocal.dilateTime(db, 1); // iterators live 15 minutes
+            for (int v = 21; v <= 40; v++) {
+                put(db, table, "a", v);
+            }
+            assertTrue(sink.await(40, WAIT), "got " + sink.size());
+            assertTrue(log.losses.isEmpty(), log.losses.toString());
+            assertFalse(poller.failure().isPresent());
+        }
+        List<Integer> expected = new ArrayList<>();
+        for (int v = 1; v <= 40; v++) {
+            expected.add(v);
+        }
+        assertEquals(expected, versions(sink, "a"));
+    }
+
+    @Test
+    void trimmedRecordsAreReportedAsDataLossAndThePolicyDecides() throws Exception {
+        String region = "ca-central-1";
+        DynamoDbClient db = local.client(region);
+        DynamoDbStreamsClient streams = local.streams(region);
+        String table = DynamoDbLocal.uniqueName("Trim");
+        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        CheckpointStore store = CheckpointStore.inMemory();
+        ArrivalSink first = new ArrivalSink();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(first);
+                StreamPoller poller = StreamPoller.builder().streamsClient(streams).streamArn(arn).pipeline(pipeline)
+                        .checkpointStore(store).workerId("w").pollInterval(Duration.ofMillis(10)).build().start()) {
+            put(db, table, "a", 1);
+            assertTrue(first.await(1, WAIT));
+            assertEquals("w", poller.workerId());
+        }
+        for (int v = 2; v <= 5; v++) {
+            put(db, table, "a", v); // written while no poller runs...
+        }
+        DynamoDbLocal.dilateTime(db, 25); // ...and gone after the stream's 24 hours
+        put(db, table, "a", 6);
+
+        Log failLog = new Log();
+        ArrivalSink second = new ArrivalSink();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(second);
+                StreamPoller poller = StreamPoller.builder().streamsClient(streams).streamArn(arn).pipeline(pipeline)
+                        .checkpointStore(store).workerId("w").listener(failLog).build().start()) {
+            assertTrue(poller.awaitStop(WAIT), "DataLossPolicy.FAIL stops the poller");
+            assertTrue(poller.failure().orElseThrow().getMessage().contains("data loss on " + arn),
+                    poller.failure().get().getMessage());
+            assertEquals(1, failLog.losses.size());
+            assertEquals(0, second.size(), "nothing is read past a gap under FAIL");
+        }
+
+        Log continueLog = new Log();
+        ArrivalSink third = new ArrivalSink();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(third);
+                StreamPoller poller = StreamPoller.builder().streamsClient(streams).streamArn(arn).pipeline(pipeline)
+                        .checkpointStore(store).workerId("w").listener(continueLog)
+                        .onDataLoss(DataLossPolicy.CONTINUE).pollInterval(Duration.ofMillis(10)).build().start()) {
+            assertTrue(third.await(1, WAIT));
+            assertFalse(poller.failure().isPresent());
+        }
+        assertEquals(1, continueLog.losses.size(), "reported even when the poller goes on");
+        DataLoss loss = continueLog.losses.get(0);
+        assertEquals(arn, loss.streamArn());
+        Position firstRead = first.arrivals().get(0).event().position();
+        assertEquals(firstRead, new Position(firstRead.shardId(), loss.lastCheckpoint()));
+        assertEquals(List.of(6), versions(third, "a"), "goes on from the oldest record still there");
+    }
+}
