@@ -16,6 +16,10 @@ public interface PollerListener {
     default void onRecords(String shardId, int records, Duration lag) {
     }
 
+    /** A shard iterator expired (they live 15 minutes); reading resumes after {@code resumeAfter}. */
+    default void onIteratorExpired(String shardId, String resumeAfter) {
+    }
+
     /** A checkpoint was saved. */
     default void onCheckpoint(String shardId, Checkpoint checkpoint) {
     }

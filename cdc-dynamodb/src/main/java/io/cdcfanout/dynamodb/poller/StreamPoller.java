@@ -206,6 +206,7 @@ public final class StreamPoller implements AutoCloseable {
                         }
                     }
                 }
+                wake = Math.min(wake, nextDiscovery); // a finished shard asks for discovery at once
                 long wait = wake - clock.millis();
                 if (wait > 0 && running) {
                     wakeups.poll(wait, TimeUnit.MILLISECONDS);
@@ -366,6 +367,8 @@ public final class StreamPoller implements AutoCloseable {
             resp = streams.getRecords(r -> r.shardIterator(iterator).limit(recordsPerCall));
         } catch (ExpiredIteratorException e) {
             LOG.info("The iterator of shard {} expired; resuming after {}", s.id, s.resumeAfter());
+            String after = s.resumeAfter();
+            safe(() -> listener.onIteratorExpired(s.id, after));
             s.iterator = null;
             return;
         } catch (TrimmedDataAccessException e) {

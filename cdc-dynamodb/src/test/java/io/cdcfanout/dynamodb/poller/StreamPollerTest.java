@@ -53,6 +53,11 @@ class StreamPollerTest {
         }
 
         @Override
+        public void onIteratorExpired(String shardId, String resumeAfter) {
+            lines.add("expired " + shardId + " after " + resumeAfter);
+        }
+
+        @Override
         public void onDataLoss(DataLoss loss) {
             losses.add(loss);
         }
@@ -174,6 +179,7 @@ class StreamPollerTest {
                 put(db, table, "a", v);
             }
             assertTrue(sink.await(40, WAIT), "got " + sink.size());
+            assertTrue(log.count("expired ") >= 1, "the iterator did expire: " + log.lines);
             assertTrue(log.losses.isEmpty(), log.losses.toString());
             assertFalse(poller.failure().isPresent());
         }
