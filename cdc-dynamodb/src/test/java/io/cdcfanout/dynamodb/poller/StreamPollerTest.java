@@ -18,6 +18,15 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.dynamodb.model.LimitExceededException;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -50,6 +59,11 @@ class StreamPollerTest {
         @Override
         public void onShardFinished(String shardId) {
             lines.add("finished " + shardId);
+        }
+
+        @Override
+        public void onBackoff(String shardId, Duration backoff, String reason) {
+            lines.add("backoff " + shardId + " " + backoff.toMillis() + " " + reason);
         }
 
         @Override
@@ -239,5 +253,41 @@ class StreamPollerTest {
         Position firstRead = first.arrivals().get(0).event().position();
         assertEquals(firstRead, new Position(firstRead.shardId(), loss.lastCheckpoint()));
         assertEquals(List.of(6), versions(third, "a"), "goes on from the oldest record still there");
+    }
+
+    @Test
+    void throttlingOnTheWireIsMetWithGrowingBackoffAndNothingIsLost() throws Exception {
+        String table = DynamoDbLocal.uniqueName("Throttled");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        AtomicInteger throttled = new AtomicInteger();
+        ExecutionInterceptor limitExceeded = new ExecutionInterceptor() {
+            @Override
+            public void beforeExecution(Context.BeforeExecution context, ExecutionAttributes attributes) {
+                if ("GetRecords".equals(attributes.getAttribute(SdkExecutionAttribute.OPERATION_NAME))
+                        && throttled.incrementAndGet() <= 3) {
+                    throw LimitExceededException.builder().message("Rate exceeded for shard").build();
+                }
+            }
+        };
+        DynamoDbStreamsClient streams = DynamoDbStreamsClient.builder().endpointOverride(local.endpoint())
+                .region(Region.US_EAST_1)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local")))
+                .overrideConfiguration(c -> c.addExecutionInterceptor(limitExceeded)).build();
+        for (int v = 1; v <= 10; v++) {
+            put(local.client(), table, "t", v);
+        }
+        ArrivalSink sink = new ArrivalSink();
+        Log log = new Log();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(streams).streamArn(arn).pipeline(pipeline)
+                        .listener(log).build().start()) {
+            assertTrue(sink.await(10, WAIT), "got " + sink.size());
+            assertFalse(poller.failure().isPresent());
+        }
+        List<String> backoffs = log.lines.stream().filter(l -> l.startsWith("backoff ")).toList();
+        assertEquals(3, backoffs.size(), backoffs.toString());
+        assertEquals(List.of("100", "200", "400"), backoffs.stream().map(l -> l.split(" ")[2]).toList(),
+                "exponential backoff");
+        assertTrue(backoffs.get(0).endsWith(" LimitExceededException"));
     }
 }
