@@ -494,11 +494,17 @@ public final class StreamPoller implements AutoCloseable {
         if (!throttled && !e.retryable()) {
             throw new CdcException("reading shard " + s.id + " of " + streamArn + " failed: " + e.getMessage(), e, false);
         }
+        long millis = pause(s);
+        Duration d = Duration.ofMillis(millis);
+        safe(() -> listener.onBackoff(s.id, d, e.getClass().getSimpleName()));
+    }
+
+    /** Counts one more failure of the shard and schedules its next poll after an exponential pause. */
+    private long pause(ShardState s) {
         s.failures++;
         long millis = Math.min(maxBackoff.toMillis(), 100L << Math.min(16, s.failures - 1));
         s.nextPollAt = clock.millis() + millis;
-        Duration d = Duration.ofMillis(millis);
-        safe(() -> listener.onBackoff(s.id, d, e.getClass().getSimpleName()));
+        return millis;
     }
 
     /** Checkpoints each shard past the batches that settled, in order. */
@@ -547,9 +553,7 @@ public final class StreamPoller implements AutoCloseable {
         s.iterator = null;
         s.lastRead = null;
         s.endReached = false;
-        s.failures++;
-        long millis = Math.min(maxBackoff.toMillis(), 100L << Math.min(16, s.failures - 1));
-        s.nextPollAt = clock.millis() + millis;
+        long millis = pause(s);
         LOG.warn("A batch of shard {} was not acknowledged; reading again after checkpoint {} in {} ms ({})", s.id,
                 s.checkpoint, millis, reason);
         safe(() -> listener.onRewind(s.id, s.checkpoint, reason));

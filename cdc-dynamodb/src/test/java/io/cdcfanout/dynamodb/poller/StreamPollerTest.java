@@ -290,4 +290,36 @@ class StreamPollerTest {
                 "exponential backoff");
         assertTrue(backoffs.get(0).endsWith(" LimitExceededException"));
     }
+
+    @Test
+    void latestSkipsWhatWasWrittenBeforeTheStart() throws Exception {
+        String table = DynamoDbLocal.uniqueName("Latest");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        for (int v = 1; v <= 5; v++) {
+            put(local.client(), table, "old", v);
+        }
+        ArrivalSink sink = new ArrivalSink();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        PollerListener listener = new PollerListener() {
+            @Override
+            public void onShardStarted(String shardId, String from) {
+                if (from.equals("LATEST")) {
+                    started.countDown();
+                }
+            }
+        };
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams()).streamArn(arn)
+                        .pipeline(pipeline).listener(listener).startPosition(StartPosition.LATEST)
+                        .pollInterval(Duration.ofMillis(10)).build().start()) {
+            assertTrue(started.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS));
+            for (int v = 1; v <= 3; v++) {
+                put(local.client(), table, "new", v);
+            }
+            assertTrue(sink.await(3, WAIT), "got " + sink.size());
+            assertFalse(poller.failure().isPresent());
+        }
+        assertEquals(List.of(), versions(sink, "old"));
+        assertEquals(List.of(1, 2, 3), versions(sink, "new"));
+    }
 }
