@@ -50,11 +50,16 @@ public final class LambdaRecords {
         Objects.requireNonNull(record, "record must not be null");
         Source source;
         String sourceProblem = null;
-        try {
-            source = StreamRecords.sourceOf(String.valueOf(record.getEventSourceARN()));
-        } catch (IllegalArgumentException e) {
-            sourceProblem = "eventSourceARN: " + e.getMessage();
+        if (record.getEventSourceARN() == null) {
+            sourceProblem = "eventSourceARN is missing (the table name comes from it)";
             source = Source.ofTable("unknown-table");
+        } else {
+            try {
+                source = StreamRecords.sourceOf(record.getEventSourceARN());
+            } catch (IllegalArgumentException e) {
+                sourceProblem = "eventSourceARN: " + e.getMessage();
+                source = Source.ofTable("unknown-table");
+            }
         }
         ChangeEvent<Map<String, AttributeValue>> event;
         try {

@@ -11,6 +11,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.function.Supplier;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,12 +22,14 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -257,7 +262,7 @@ public final class StreamPoller implements AutoCloseable {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     break;
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     break;
                 }
             }
@@ -285,7 +290,7 @@ public final class StreamPoller implements AutoCloseable {
         String start = null;
         do {
             String from = start;
-            DescribeStreamResponse page = call(null, () -> streams.describeStream(r -> r.streamArn(streamArn)
+            DescribeStreamResponse page = describe(() -> streams.describeStream(r -> r.streamArn(streamArn)
                     .exclusiveStartShardId(from)));
             if (page == null) {
                 return;
@@ -293,7 +298,7 @@ public final class StreamPoller implements AutoCloseable {
             found.addAll(page.streamDescription().shards());
             start = page.streamDescription().lastEvaluatedShardId();
         } while (start != null);
-        java.util.Set<String> present = new java.util.HashSet<>();
+        Set<String> present = new HashSet<>();
         for (Shard shard : found) {
             present.add(shard.shardId());
             if (!shards.containsKey(shard.shardId())) {
@@ -489,7 +494,7 @@ public final class StreamPoller implements AutoCloseable {
 
     private void backoff(ShardState s, SdkException e) {
         boolean throttled = e instanceof LimitExceededException
-                || (e instanceof software.amazon.awssdk.awscore.exception.AwsServiceException ase
+                || (e instanceof AwsServiceException ase
                         && ase.isThrottlingException());
         if (!throttled && !e.retryable()) {
             throw new CdcException("reading shard " + s.id + " of " + streamArn + " failed: " + e.getMessage(), e, false);
@@ -559,7 +564,8 @@ public final class StreamPoller implements AutoCloseable {
         safe(() -> listener.onRewind(s.id, s.checkpoint, reason));
     }
 
-    private <R> R call(ShardState s, java.util.function.Supplier<R> call) {
+    /** A DescribeStream call; null (and a retry a second later) when throttled or transiently failed. */
+    private <R> R describe(Supplier<R> call) {
         try {
             return call.get();
         } catch (LimitExceededException e) {
