@@ -18,7 +18,8 @@ class ModuleExportsTest {
         ModuleDescriptor d = module.getDescriptor();
         Set<String> exported = new TreeSet<>();
         d.exports().forEach(e -> exported.add(e.source()));
-        assertEquals(Set.of("io.cdcfanout.dynamodb", "io.cdcfanout.dynamodb.lambda", "io.cdcfanout.dynamodb.poller"),
+        assertEquals(Set.of("io.cdcfanout.dynamodb", "io.cdcfanout.dynamodb.lambda", "io.cdcfanout.dynamodb.poller",
+                "io.cdcfanout.dynamodb.sink"),
                 exported);
         assertTrue(d.packages().contains("io.cdcfanout.dynamodb.internal"));
     }

@@ -1,0 +1,99 @@
+package io.cdcfanout.dynamodb.sink;
+
+import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
+import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.sink.SinkBatch;
+import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.dynamodb.StreamReader;
+import io.cdcfanout.dynamodb.StreamRecords;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
+
+/** Replication into a table of a second "region" of DynamoDB Local. */
+class ReplicationSinkTest {
+    private final DynamoDbLocal local = DynamoDbLocal.get();
+
+    private List<ChangeEvent<Map<String, AttributeValue>>> eventsOf(String arn) {
+        return StreamReader.readAll(local.streams(), arn).stream()
+                .map(r -> StreamRecords.toEvent(r.record(), StreamRecords.sourceOf(arn), r.shardId())).toList();
+    }
+
+    private static Map<String, Map<String, AttributeValue>> scan(DynamoDbClient db, String table) {
+        return db.scanPaginator(r -> r.tableName(table)).items().stream()
+                .map(item -> {
+                    Map<String, AttributeValue> copy = new HashMap<>(item);
+                    copy.remove(ReplicationSink.VERSION_ATTRIBUTE);
+                    copy.remove(ReplicationSink.ORIGIN_ATTRIBUTE);
+                    return copy;
+                })
+                .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
+    }
+
+    @Test
+    void replaysAndLateDuplicatesNeverMoveAnItemBack() {
+        String table = DynamoDbLocal.uniqueName("Players");
+        String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        DynamoDbClient target = local.client("us-west-2");
+        DynamoDbLocal.createTable(target, table, StreamViewType.NEW_IMAGE, "id:S");
+        Random random = new Random(7);
+        for (int i = 0; i < 300; i++) {
+            String id = "p" + random.nextInt(12);
+            int score = i;
+            if (random.nextInt(10) == 0) {
+                local.client().deleteItem(r -> r.tableName(table).key(Map.of("id", s(id))));
+            } else {
+                local.client().putItem(r -> r.tableName(table).item(Map.of("id", s(id), "score", n("" + score),
+                        "tags", AttributeValue.builder().ss("a", "b" + score).build())));
+            }
+        }
+        List<ChangeEvent<Map<String, AttributeValue>>> events = eventsOf(arn);
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("us-east-1").build();
+
+        // In batches of 25, as the pipeline would send them.
+        for (int i = 0; i < events.size(); i += 25) {
+            SinkResult r = sink.write(SinkBatch.of("replica", 1, events.subList(i, Math.min(events.size(), i + 25))));
+            assertTrue(r.allDelivered(), r.toString());
+        }
+        Map<String, Map<String, AttributeValue>> source = scan(local.client(), table);
+        assertEquals(source, scan(target, table));
+
+        // A replay from an old checkpoint, then stale duplicates of non-delete changes in random order.
+        for (int i = 100; i < events.size(); i += 25) {
+            sink.write(SinkBatch.of("replica", 2, events.subList(i, Math.min(events.size(), i + 25))));
+        }
+        List<ChangeEvent<Map<String, AttributeValue>>> stale = new ArrayList<>(events.subList(0, 200));
+        stale.removeIf(e -> source.get(e.key().values().get("id")) == null);
+        Collections.shuffle(stale, random);
+        SinkResult late = sink.write(SinkBatch.of("replica", 3, stale));
+        assertTrue(late.allDelivered());
+        assertEquals(source, scan(target, table), "no item moved back to an older version");
+        assertTrue(late.counters().get("dynamodb.stale") > 0, late.counters().toString());
+    }
+
+    @Test
+    void anItemTheTargetRejectsFailsFatallyWithTheDynamoDbError() {
+        String table = DynamoDbLocal.uniqueName("Typed");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        DynamoDbClient target = local.client("us-west-1");
+        DynamoDbLocal.createTable(target, table, StreamViewType.NEW_IMAGE, "id:N"); // a different key type
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("abc"))));
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("o").build();
+        SinkResult r = sink.write(SinkBatch.of("replica", 1, eventsOf(arn)));
+        assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
+        assertTrue(r.reason(0).startsWith("DynamoDB ValidationException on table '" + table + "': "), r.reason(0));
+    }
+}
