@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import io.cdcfanout.api.sink.SinkUnavailableException;
+import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.Position;
 import io.cdcfanout.api.pipeline.BatchResult;
@@ -195,6 +199,27 @@ class PipelineSemanticsTest {
             p.submit(List.of(events.insert("A", Map.of("v", 1)), events.modify("A", Map.of("v", 1), Map.of("v", 2))));
             scheduler.advance(Duration.ofSeconds(1));
             assertEquals(List.of("evt-2", "evt-1", "evt-2"), applied, "A2 is written again after A1, so it stays last");
+        }
+    }
+
+    @Test
+    void anUnavailableSinkHaltsTheRouteWithoutDeadLetteringOrRetrying() {
+        AtomicInteger calls = new AtomicInteger();
+        Sink<Map<String, Object>> missing = batch -> {
+            calls.incrementAndGet();
+            throw new SinkUnavailableException("table 'Replica' does not exist", null);
+        };
+        try (Pipeline<Map<String, Object>> p = pipeline()
+                .route(Route.<Map<String, Object>>builder("replica").sink(missing).retry(NO_JITTER).build()).build()) {
+            CompletableFuture<BatchResult<Map<String, Object>>> batch = p.submit(inserts(3, "k"));
+            p.flush().join();
+            BatchResult<Map<String, Object>> result = batch.join();
+            assertEquals(3, result.failures().size(), "nothing is acknowledged");
+            assertEquals(0, result.deadLettered());
+            assertEquals(List.of(), deadLetters.eventIds());
+            assertEquals(1, calls.get(), "no retries against a missing destination");
+            assertEquals(Optional.of("the sink is unavailable: table 'Replica' does not exist"), p.haltReason("replica"));
+            assertEquals(List.of("replica"), listener.halts());
         }
     }
 

@@ -9,6 +9,7 @@ import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkLimits;
 import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.api.sink.SinkUnavailableException;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
@@ -501,6 +502,13 @@ final class RouteWorker<T, R> {
                 throw new CdcException("the sink returned " + (result == null ? "no result" : result.size()
                         + " outcomes") + " for " + events.size() + " events", false);
             }
+        } catch (SinkUnavailableException e) {
+            // No event can succeed: halt instead of dead-lettering everything or retrying forever.
+            halt("the sink is unavailable: " + e.getMessage());
+            failAll(job.pending, 0, "route '" + name + "' is halted: the sink is unavailable: " + e.getMessage());
+            job.pending = List.of();
+            finishDelivery(job);
+            return;
         } catch (RuntimeException e) {
             retryOrGiveUp(job, describe(e), e);
             return;

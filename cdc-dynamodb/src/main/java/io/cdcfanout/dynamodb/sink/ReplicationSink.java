@@ -1,6 +1,5 @@
 package io.cdcfanout.dynamodb.sink;
 
-import io.cdcfanout.api.CdcException;
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.EventKey;
 import io.cdcfanout.api.Operation;
@@ -8,6 +7,7 @@ import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkLimits;
 import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.api.sink.SinkUnavailableException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
@@ -124,14 +124,14 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             } catch (ConditionalCheckFailedException stored) {
                 stale++; // the target already holds this version or a newer one
             } catch (ResourceNotFoundException missing) {
-                throw new CdcException("target table '" + table + "' does not exist (or is not visible to this "
-                        + "client's account and region)", missing, false);
+                throw new SinkUnavailableException("target table '" + table + "' does not exist (or is not visible "
+                        + "to this client's account and region)", missing);
             } catch (AwsServiceException ase) {
                 boolean retryable = ase.retryable() || ase.isThrottlingException()
                         || ase.statusCode() >= 500;
                 if (!retryable && "AccessDeniedException".equals(ase.awsErrorDetails().errorCode())) {
-                    throw new CdcException("access denied writing to table '" + table + "': "
-                            + ase.awsErrorDetails().errorMessage(), ase, false);
+                    throw new SinkUnavailableException("access denied writing to table '" + table + "': "
+                            + ase.awsErrorDetails().errorMessage(), ase);
                 }
                 result.fail(i, "DynamoDB " + ase.awsErrorDetails().errorCode() + " on table '" + table + "': "
                         + ase.awsErrorDetails().errorMessage(), retryable);

@@ -3,11 +3,13 @@ package io.cdcfanout.dynamodb.sink;
 import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
 import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.api.sink.SinkUnavailableException;
 import io.cdcfanout.dynamodb.DynamoDbLocal;
 import io.cdcfanout.dynamodb.StreamReader;
 import io.cdcfanout.dynamodb.StreamRecords;
@@ -95,5 +97,18 @@ class ReplicationSinkTest {
         SinkResult r = sink.write(SinkBatch.of("replica", 1, eventsOf(arn)));
         assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
         assertTrue(r.reason(0).startsWith("DynamoDB ValidationException on table '" + table + "': "), r.reason(0));
+    }
+
+    @Test
+    void aMissingTargetTableHaltsTheRouteWithAClearMessage() {
+        String table = DynamoDbLocal.uniqueName("Source");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("a"))));
+        ReplicationSink sink = ReplicationSink.builder().client(local.client("eu-south-1")).table("NoSuchTable")
+                .origin("o").build();
+        SinkUnavailableException e = assertThrows(SinkUnavailableException.class,
+                () -> sink.write(SinkBatch.of("replica", 1, eventsOf(arn))));
+        assertEquals("target table 'NoSuchTable' does not exist (or is not visible to this client's account and "
+                + "region)", e.getMessage());
     }
 }
