@@ -10,7 +10,10 @@ import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.api.sink.SinkUnavailableException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +24,10 @@ import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.BatchGetItemResponse;
+import software.amazon.awssdk.services.dynamodb.model.BatchWriteItemResponse;
+import software.amazon.awssdk.services.dynamodb.model.KeysAndAttributes;
+import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
 import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
 
@@ -62,6 +69,22 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private final String origin;
     private final boolean skipTtlDeletes;
     private final UnaryOperator<Map<String, AttributeValue>> itemTransform;
+    private final WriteMode mode;
+
+    /** How the sink writes. */
+    public enum WriteMode {
+        /**
+         * One conditional PutItem or DeleteItem per item: safe with any number of writers to the
+         * target. The default.
+         */
+        CONDITIONAL,
+        /**
+         * Read the stored markers with BatchGetItem, then write what is newer with BatchWriteItem:
+         * far fewer requests, but safe only while this sink is the only writer of the target's items
+         * (one-way replication), since a write between the read and the batch could be overwritten.
+         */
+        BATCHED
+    }
 
     private ReplicationSink(Builder b) {
         this.client = b.client;
@@ -69,6 +92,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         this.origin = b.origin;
         this.skipTtlDeletes = b.skipTtlDeletes;
         this.itemTransform = b.itemTransform;
+        this.mode = b.mode;
     }
 
     /** A builder; client, table and origin are required. */
@@ -91,55 +115,191 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         for (int i = 0; i < events.size(); i++) {
             last.put(events.get(i).key(), i);
         }
-        long writes = 0;
-        long stale = 0;
+        List<Integer> todo = new ArrayList<>(last.size());
         for (int i : last.values()) {
             ChangeEvent<? extends Map<String, AttributeValue>> e = events.get(i);
             if (e.operation() == Operation.REMOVE && e.ttlExpiry() && skipTtlDeletes) {
                 continue;
             }
-            String version = version(e);
-            try {
-                if (e.operation() == Operation.REMOVE) {
-                    client.deleteItem(r -> r.tableName(table).key(keyOf(e))
-                            .conditionExpression(STALE)
-                            .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
-                            .expressionAttributeValues(Map.of(":v", s(version))));
-                } else {
-                    Map<String, AttributeValue> image = e.after().orElse(null);
-                    if (image == null) {
-                        result.fail(i, "event " + e.eventId() + " has no new image: replication needs a stream with "
-                                + "NEW_IMAGE or NEW_AND_OLD_IMAGES", false);
-                        continue;
-                    }
-                    Map<String, AttributeValue> item = new HashMap<>(itemTransform.apply(image));
-                    item.put(VERSION_ATTRIBUTE, s(version));
-                    item.put(ORIGIN_ATTRIBUTE, s(origin));
-                    client.putItem(r -> r.tableName(table).item(item)
-                            .conditionExpression(STALE)
-                            .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
-                            .expressionAttributeValues(Map.of(":v", s(version))));
-                }
-                writes++;
-            } catch (ConditionalCheckFailedException stored) {
-                stale++; // the target already holds this version or a newer one
-            } catch (ResourceNotFoundException missing) {
-                throw new SinkUnavailableException("target table '" + table + "' does not exist (or is not visible "
-                        + "to this client's account and region)", missing);
-            } catch (AwsServiceException ase) {
-                boolean retryable = ase.retryable() || ase.isThrottlingException()
-                        || ase.statusCode() >= 500;
-                if (!retryable && "AccessDeniedException".equals(ase.awsErrorDetails().errorCode())) {
-                    throw new SinkUnavailableException("access denied writing to table '" + table + "': "
-                            + ase.awsErrorDetails().errorMessage(), ase);
-                }
-                result.fail(i, "DynamoDB " + ase.awsErrorDetails().errorCode() + " on table '" + table + "': "
-                        + ase.awsErrorDetails().errorMessage(), retryable);
-            } catch (SdkException sdk) {
-                result.fail(i, "writing to table '" + table + "' failed: " + sdk.getMessage(), sdk.retryable());
+            if (e.operation() != Operation.REMOVE && e.after().isEmpty()) {
+                result.fail(i, "event " + e.eventId() + " has no new image: replication needs a stream with "
+                        + "NEW_IMAGE or NEW_AND_OLD_IMAGES", false);
+                continue;
+            }
+            todo.add(i);
+        }
+        Counts counts = new Counts();
+        if (mode == WriteMode.BATCHED) {
+            writeBatched(events, todo, result, counts);
+        } else {
+            for (int i : todo) {
+                writeConditional(events.get(i), i, result, counts);
             }
         }
-        return result.count("dynamodb.writes", writes).count("dynamodb.stale", stale).build();
+        return result.count("dynamodb.writes", counts.writes).count("dynamodb.stale", counts.stale)
+                .count("dynamodb.requests", counts.requests).build();
+    }
+
+    /** What one call did, for the listener. */
+    private static final class Counts {
+        long writes;
+        long stale;
+        long requests;
+    }
+
+    private void writeConditional(ChangeEvent<? extends Map<String, AttributeValue>> e, int i,
+            SinkResult.Builder result, Counts counts) {
+        String version = version(e);
+        try {
+            counts.requests++;
+            if (e.operation() == Operation.REMOVE) {
+                client.deleteItem(r -> r.tableName(table).key(keyOf(e))
+                        .conditionExpression(STALE)
+                        .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
+                        .expressionAttributeValues(Map.of(":v", s(version))));
+            } else {
+                Map<String, AttributeValue> item = itemOf(e);
+                client.putItem(r -> r.tableName(table).item(item)
+                        .conditionExpression(STALE)
+                        .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
+                        .expressionAttributeValues(Map.of(":v", s(version))));
+            }
+            counts.writes++;
+        } catch (ConditionalCheckFailedException stored) {
+            counts.stale++; // the target already holds this version or a newer one
+        } catch (SdkException ex) {
+            result.fail(i, classify(ex), retryable(ex));
+        }
+    }
+
+    /**
+     * One BatchGetItem per 100 keys reads the stored markers, stale events are dropped, and the rest
+     * go out in BatchWriteItem calls of 25. Unprocessed keys and items fail as retryable, so the
+     * pipeline retries just those with backoff. A call DynamoDB rejects as a whole (one bad item)
+     * is redone item by item, so only the bad item fails.
+     */
+    private void writeBatched(List<? extends ChangeEvent<? extends Map<String, AttributeValue>>> events,
+            List<Integer> todo, SinkResult.Builder result, Counts counts) {
+        Map<Map<String, AttributeValue>, Integer> byKey = new LinkedHashMap<>();
+        for (int i : todo) {
+            byKey.put(keyOf(events.get(i)), i);
+        }
+        Map<Map<String, AttributeValue>, String> stored = new HashMap<>();
+        List<Map<String, AttributeValue>> keys = new ArrayList<>(byKey.keySet());
+        for (int from = 0; from < keys.size(); from += 100) {
+            List<Map<String, AttributeValue>> chunk = keys.subList(from, Math.min(keys.size(), from + 100));
+            try {
+                counts.requests++;
+                BatchGetItemResponse got = client.batchGetItem(r -> r.requestItems(Map.of(table,
+                        KeysAndAttributes.builder().keys(chunk).consistentRead(true).build())));
+                for (Map<String, AttributeValue> item : got.responses().getOrDefault(table, List.of())) {
+                    AttributeValue v = item.get(VERSION_ATTRIBUTE);
+                    if (v != null && v.s() != null) {
+                        stored.put(keyFrom(item, chunk.get(0).keySet()), v.s());
+                    }
+                }
+                KeysAndAttributes left = got.unprocessedKeys().get(table);
+                if (left != null) {
+                    for (Map<String, AttributeValue> k : left.keys()) {
+                        result.fail(byKey.remove(k), "BatchGetItem left the key unprocessed (throughput)", true);
+                    }
+                }
+            } catch (SdkException ex) {
+                for (Map<String, AttributeValue> k : chunk) {
+                    Integer i = byKey.remove(k);
+                    if (i != null) {
+                        result.fail(i, classify(ex), retryable(ex));
+                    }
+                }
+            }
+        }
+        List<WriteRequest> writes = new ArrayList<>();
+        List<Integer> indexes = new ArrayList<>();
+        for (Map.Entry<Map<String, AttributeValue>, Integer> k : byKey.entrySet()) {
+            ChangeEvent<? extends Map<String, AttributeValue>> e = events.get(k.getValue());
+            String have = stored.get(k.getKey());
+            if (have != null && have.compareTo(version(e)) >= 0) {
+                counts.stale++;
+                continue;
+            }
+            writes.add(e.operation() == Operation.REMOVE
+                    ? WriteRequest.builder().deleteRequest(d -> d.key(k.getKey())).build()
+                    : WriteRequest.builder().putRequest(p -> p.item(itemOf(e))).build());
+            indexes.add(k.getValue());
+        }
+        for (int from = 0; from < writes.size(); from += 25) {
+            int to = Math.min(writes.size(), from + 25);
+            List<WriteRequest> chunk = writes.subList(from, to);
+            try {
+                counts.requests++;
+                BatchWriteItemResponse done = client.batchWriteItem(r -> r.requestItems(Map.of(table, chunk)));
+                List<WriteRequest> left = done.unprocessedItems().getOrDefault(table, List.of());
+                Set<WriteRequest> unprocessed = new HashSet<>(left);
+                for (int j = from; j < to; j++) {
+                    if (unprocessed.contains(writes.get(j))) {
+                        result.fail(indexes.get(j), "BatchWriteItem left the item unprocessed (throughput)", true);
+                    } else {
+                        counts.writes++;
+                    }
+                }
+            } catch (SdkException ex) {
+                if (ex instanceof AwsServiceException ase && !retryable(ex) && !(ex instanceof ResourceNotFoundException)
+                        && !isAccessDenied(ase)) {
+                    for (int j = from; j < to; j++) {
+                        writeConditional(events.get(indexes.get(j)), indexes.get(j), result, counts);
+                    }
+                } else {
+                    for (int j = from; j < to; j++) {
+                        result.fail(indexes.get(j), classify(ex), retryable(ex));
+                    }
+                }
+            }
+        }
+    }
+
+    private Map<String, AttributeValue> itemOf(ChangeEvent<? extends Map<String, AttributeValue>> e) {
+        Map<String, AttributeValue> item = new HashMap<>(itemTransform.apply(e.after().orElseThrow()));
+        item.put(VERSION_ATTRIBUTE, s(version(e)));
+        item.put(ORIGIN_ATTRIBUTE, s(origin));
+        return item;
+    }
+
+    private static Map<String, AttributeValue> keyFrom(Map<String, AttributeValue> item, Set<String> keyNames) {
+        Map<String, AttributeValue> key = new HashMap<>();
+        for (String name : keyNames) {
+            key.put(name, item.get(name));
+        }
+        return key;
+    }
+
+    /**
+     * The reason for a failed write, naming DynamoDB's error.
+     *
+     * @throws SinkUnavailableException if the table is missing or access is denied
+     */
+    private String classify(SdkException ex) {
+        if (ex instanceof ResourceNotFoundException missing) {
+            throw new SinkUnavailableException("target table '" + table + "' does not exist (or is not visible "
+                    + "to this client's account and region)", missing);
+        }
+        if (ex instanceof AwsServiceException ase && ase.awsErrorDetails() != null) {
+            if (isAccessDenied(ase)) {
+                throw new SinkUnavailableException("access denied writing to table '" + table + "': "
+                        + ase.awsErrorDetails().errorMessage(), ase);
+            }
+            return "DynamoDB " + ase.awsErrorDetails().errorCode() + " on table '" + table + "': "
+                    + ase.awsErrorDetails().errorMessage();
+        }
+        return "writing to table '" + table + "' failed: " + ex.getMessage();
+    }
+
+    private static boolean isAccessDenied(AwsServiceException ase) {
+        return ase.awsErrorDetails() != null && "AccessDeniedException".equals(ase.awsErrorDetails().errorCode());
+    }
+
+    private static boolean retryable(SdkException ex) {
+        return ex.retryable() || ex instanceof AwsServiceException ase
+                && (ase.isThrottlingException() || ase.statusCode() >= 500);
     }
 
     /** The marker for an event: its sequence number, zero-padded to {@value #VERSION_DIGITS} digits. */
@@ -159,7 +319,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             if (v instanceof String str) {
                 av = s(str);
             } else if (v instanceof BigDecimal d) {
-                av = AttributeValue.builder().n(d.toPlainString()).build();
+                av = AttributeValue.builder().n(d.stripTrailingZeros().toPlainString()).build();
             } else {
                 ByteBuffer b = ((ByteBuffer) v).duplicate();
                 byte[] bytes = new byte[b.remaining()];
@@ -182,8 +342,15 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         private String origin;
         private boolean skipTtlDeletes;
         private UnaryOperator<Map<String, AttributeValue>> itemTransform = UnaryOperator.identity();
+        private WriteMode mode = WriteMode.CONDITIONAL;
 
         private Builder() {
+        }
+
+        /** How to write; {@link WriteMode#CONDITIONAL} by default. */
+        public Builder writeMode(WriteMode mode) {
+            this.mode = Objects.requireNonNull(mode, "writeMode must not be null");
+            return this;
         }
 
         /** The target's client; the sink does not close it. */

@@ -21,6 +21,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
@@ -45,11 +47,12 @@ class ReplicationSinkTest {
                 .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
     }
 
-    @Test
-    void replaysAndLateDuplicatesNeverMoveAnItemBack() {
+    @ParameterizedTest
+    @EnumSource(ReplicationSink.WriteMode.class)
+    void replaysAndLateDuplicatesNeverMoveAnItemBack(ReplicationSink.WriteMode mode) {
         String table = DynamoDbLocal.uniqueName("Players");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
-        DynamoDbClient target = local.client("us-west-2");
+        DynamoDbClient target = local.client(mode == ReplicationSink.WriteMode.BATCHED ? "us-west-2" : "eu-west-2");
         DynamoDbLocal.createTable(target, table, StreamViewType.NEW_IMAGE, "id:S");
         Random random = new Random(7);
         for (int i = 0; i < 300; i++) {
@@ -63,7 +66,8 @@ class ReplicationSinkTest {
             }
         }
         List<ChangeEvent<Map<String, AttributeValue>>> events = eventsOf(arn);
-        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("us-east-1").build();
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("us-east-1")
+                .writeMode(mode).build();
 
         // In batches of 25, as the pipeline would send them.
         for (int i = 0; i < events.size(); i += 25) {
@@ -84,6 +88,10 @@ class ReplicationSinkTest {
         assertTrue(late.allDelivered());
         assertEquals(source, scan(target, table), "no item moved back to an older version");
         assertTrue(late.counters().get("dynamodb.stale") > 0, late.counters().toString());
+        if (mode == ReplicationSink.WriteMode.BATCHED) {
+            assertTrue(late.counters().get("dynamodb.requests") <= 4, "one read and a few batched writes: "
+                    + late.counters());
+        }
     }
 
     @Test
@@ -93,10 +101,13 @@ class ReplicationSinkTest {
         DynamoDbClient target = local.client("us-west-1");
         DynamoDbLocal.createTable(target, table, StreamViewType.NEW_IMAGE, "id:N"); // a different key type
         local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("abc"))));
-        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("o").build();
-        SinkResult r = sink.write(SinkBatch.of("replica", 1, eventsOf(arn)));
-        assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
-        assertTrue(r.reason(0).startsWith("DynamoDB ValidationException on table '" + table + "': "), r.reason(0));
+        for (ReplicationSink.WriteMode mode : ReplicationSink.WriteMode.values()) {
+            ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("o").writeMode(mode)
+                    .build();
+            SinkResult r = sink.write(SinkBatch.of("replica", 1, eventsOf(arn)));
+            assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0), mode.toString());
+            assertTrue(r.reason(0).startsWith("DynamoDB ValidationException on table '" + table + "': "), r.reason(0));
+        }
     }
 
     @Test
