@@ -109,7 +109,7 @@ public final class DynamoDbLocal {
     }
 
     /**
-     * Creates a table with a stream of {@code view}; keys are "name:S" or "name:N" (hash, then range).
+     * Creates a table with a stream of {@code view} (none if null); keys are "name:S" or "name:N" (hash, then range).
      * Returns the stream ARN.
      */
     public String createTable(String table, StreamViewType view, String... keys) {
@@ -129,7 +129,7 @@ public final class DynamoDbLocal {
         }
         return db.createTable(r -> r.tableName(table).keySchema(schema).attributeDefinitions(defs)
                 .billingMode(BillingMode.PAY_PER_REQUEST)
-                .streamSpecification(s -> s.streamEnabled(true).streamViewType(view)))
+                .streamSpecification(s -> s.streamEnabled(view != null).streamViewType(view)))
                 .tableDescription().latestStreamArn();
     }
 
