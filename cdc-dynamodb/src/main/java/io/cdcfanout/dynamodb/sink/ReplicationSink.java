@@ -29,6 +29,8 @@ import software.amazon.awssdk.services.dynamodb.model.BatchWriteItemResponse;
 import software.amazon.awssdk.services.dynamodb.model.KeysAndAttributes;
 import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
+import software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException;
+import software.amazon.awssdk.services.dynamodb.model.RequestLimitExceededException;
 import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
 
 /**
@@ -298,7 +300,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     }
 
     private static boolean retryable(SdkException ex) {
-        return ex.retryable() || ex instanceof AwsServiceException ase
+        return ex.retryable() || ex instanceof ProvisionedThroughputExceededException
+                || ex instanceof RequestLimitExceededException || ex instanceof AwsServiceException ase
                 && (ase.isThrottlingException() || ase.statusCode() >= 500);
     }
 
