@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import io.cdcfanout.dynamodb.internal.DynamoDbErrors;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeDefinition;
@@ -184,12 +185,7 @@ public final class DynamoDbCheckpointStore implements CheckpointStore {
 
         /** The checkpoint table's name: 3 to 255 of letters, digits, '_', '-' and '.'. */
         public Builder table(String table) {
-            Objects.requireNonNull(table, "table must not be null");
-            if (!table.matches("[A-Za-z0-9_.-]{3,255}")) {
-                throw new IllegalArgumentException("table must be 3 to 255 letters, digits, '_', '-' or '.' (was '"
-                        + table + "')");
-            }
-            this.table = table;
+            this.table = DynamoDbErrors.checkTable(table);
             return this;
         }
 

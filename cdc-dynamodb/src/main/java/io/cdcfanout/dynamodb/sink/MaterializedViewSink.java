@@ -4,7 +4,6 @@ import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
-import io.cdcfanout.api.sink.SinkUnavailableException;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -14,12 +13,11 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import io.cdcfanout.dynamodb.internal.DynamoDbErrors;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
-import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
 
 /**
  * Keeps a materialized view: a user function maps each event to {@link ViewUpdate}s (counters with
@@ -100,20 +98,9 @@ public final class MaterializedViewSink<T> implements Sink<T> {
                         applied++;
                     } catch (ConditionalCheckFailedException done) {
                         skipped++; // applied before: a replay or a retry
-                    } catch (ResourceNotFoundException missing) {
-                        throw new SinkUnavailableException("view table '" + table + "' does not exist", missing);
-                    } catch (AwsServiceException ase) {
-                        retryable = ase.retryable() || ase.isThrottlingException() || ase.statusCode() >= 500;
-                        if (!retryable && "AccessDeniedException".equals(ase.awsErrorDetails().errorCode())) {
-                            throw new SinkUnavailableException("access denied updating table '" + table + "': "
-                                    + ase.awsErrorDetails().errorMessage(), ase);
-                        }
-                        failure = "DynamoDB " + ase.awsErrorDetails().errorCode() + " on view table '" + table
-                                + "': " + ase.awsErrorDetails().errorMessage();
-                        blocked.add(u.key());
-                    } catch (SdkException sdk) {
-                        retryable = sdk.retryable();
-                        failure = "updating view table '" + table + "' failed: " + sdk.getMessage();
+                    } catch (SdkException ex) {
+                        failure = DynamoDbErrors.describe(ex, table); // throws if the table is unusable
+                        retryable = DynamoDbErrors.retryable(ex);
                         blocked.add(u.key());
                     }
                 }
@@ -159,12 +146,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
 
         /** The view table. */
         public Builder<T> table(String table) {
-            Objects.requireNonNull(table, "table must not be null");
-            if (!table.matches("[A-Za-z0-9_.-]{3,255}")) {
-                throw new IllegalArgumentException("table must be 3 to 255 letters, digits, '_', '-' or '.' (was '"
-                        + table + "')");
-            }
-            this.table = table;
+            this.table = DynamoDbErrors.checkTable(table);
             return this;
         }
 

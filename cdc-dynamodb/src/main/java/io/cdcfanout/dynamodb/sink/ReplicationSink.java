@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.UnaryOperator;
+import io.cdcfanout.dynamodb.internal.DynamoDbErrors;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -29,9 +30,6 @@ import software.amazon.awssdk.services.dynamodb.model.BatchWriteItemResponse;
 import software.amazon.awssdk.services.dynamodb.model.KeysAndAttributes;
 import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
-import software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException;
-import software.amazon.awssdk.services.dynamodb.model.RequestLimitExceededException;
-import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
 
 /**
  * Replicates a table: INSERT and MODIFY put the new image, REMOVE deletes, on a target table reached
@@ -245,8 +243,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
                     }
                 }
             } catch (SdkException ex) {
-                if (ex instanceof AwsServiceException ase && !retryable(ex) && !(ex instanceof ResourceNotFoundException)
-                        && !isAccessDenied(ase)) {
+                if (ex instanceof AwsServiceException && !retryable(ex) && !DynamoDbErrors.unavailable(ex)) {
                     for (int j = from; j < to; j++) {
                         writeConditional(events.get(indexes.get(j)), indexes.get(j), result, counts);
                     }
@@ -274,35 +271,12 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         return key;
     }
 
-    /**
-     * The reason for a failed write, naming DynamoDB's error.
-     *
-     * @throws SinkUnavailableException if the table is missing or access is denied
-     */
     private String classify(SdkException ex) {
-        if (ex instanceof ResourceNotFoundException missing) {
-            throw new SinkUnavailableException("target table '" + table + "' does not exist (or is not visible "
-                    + "to this client's account and region)", missing);
-        }
-        if (ex instanceof AwsServiceException ase && ase.awsErrorDetails() != null) {
-            if (isAccessDenied(ase)) {
-                throw new SinkUnavailableException("access denied writing to table '" + table + "': "
-                        + ase.awsErrorDetails().errorMessage(), ase);
-            }
-            return "DynamoDB " + ase.awsErrorDetails().errorCode() + " on table '" + table + "': "
-                    + ase.awsErrorDetails().errorMessage();
-        }
-        return "writing to table '" + table + "' failed: " + ex.getMessage();
-    }
-
-    private static boolean isAccessDenied(AwsServiceException ase) {
-        return ase.awsErrorDetails() != null && "AccessDeniedException".equals(ase.awsErrorDetails().errorCode());
+        return DynamoDbErrors.describe(ex, table);
     }
 
     private static boolean retryable(SdkException ex) {
-        return ex.retryable() || ex instanceof ProvisionedThroughputExceededException
-                || ex instanceof RequestLimitExceededException || ex instanceof AwsServiceException ase
-                && (ase.isThrottlingException() || ase.statusCode() >= 500);
+        return DynamoDbErrors.retryable(ex);
     }
 
     /** The marker for an event: its sequence number, zero-padded to {@value #VERSION_DIGITS} digits. */
@@ -364,12 +338,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
 
         /** The target table. */
         public Builder table(String table) {
-            Objects.requireNonNull(table, "table must not be null");
-            if (!table.matches("[A-Za-z0-9_.-]{3,255}")) {
-                throw new IllegalArgumentException("table must be 3 to 255 letters, digits, '_', '-' or '.' (was '"
-                        + table + "')");
-            }
-            this.table = table;
+            this.table = DynamoDbErrors.checkTable(table);
             return this;
         }
 

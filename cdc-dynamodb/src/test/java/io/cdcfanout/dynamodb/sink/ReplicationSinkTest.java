@@ -119,7 +119,7 @@ class ReplicationSinkTest {
                 .origin("o").build();
         SinkUnavailableException e = assertThrows(SinkUnavailableException.class,
                 () -> sink.write(SinkBatch.of("replica", 1, eventsOf(arn))));
-        assertEquals("target table 'NoSuchTable' does not exist (or is not visible to this client's account and "
+        assertEquals("table 'NoSuchTable' does not exist (or is not visible to this client's account and "
                 + "region)", e.getMessage());
     }
 }
