@@ -93,6 +93,7 @@ public final class StreamPoller implements AutoCloseable {
     private Map<String, Checkpoint> stored = Map.of();
     private boolean firstDiscovery = true;
     private long nextDiscovery;
+    private long storeRetryAt;
 
     private StreamPoller(Builder b, String streamArn) {
         this.streams = b.streams;
@@ -212,6 +213,11 @@ public final class StreamPoller implements AutoCloseable {
                     }
                 }
                 wake = Math.min(wake, nextDiscovery); // a finished shard asks for discovery at once
+                for (ShardState s : shards.values()) {
+                    if (s.pendingSave != null) {
+                        wake = Math.min(wake, storeRetryAt);
+                    }
+                }
                 long wait = wake - clock.millis();
                 if (wait > 0 && running) {
                     wakeups.poll(wait, TimeUnit.MILLISECONDS);
@@ -486,8 +492,10 @@ public final class StreamPoller implements AutoCloseable {
     private void finish(ShardState s) {
         save(s, Checkpoint.finished(s.checkpoint));
         s.finished = true;
-        store.release(streamArn, s.id, workerId);
-        s.owned = false;
+        if (s.pendingSave == null) {
+            store.release(streamArn, s.id, workerId);
+            s.owned = false;
+        }
         nextDiscovery = 0;
         safe(() -> listener.onShardFinished(s.id));
     }
@@ -515,6 +523,9 @@ public final class StreamPoller implements AutoCloseable {
     /** Checkpoints each shard past the batches that settled, in order. */
     private void settle() {
         for (ShardState s : shards.values()) {
+            if (s.pendingSave != null && clock.millis() >= storeRetryAt && !storePending(s)) {
+                continue;
+            }
             while (!s.inFlight.isEmpty() && s.inFlight.peekFirst().future.isDone()) {
                 InFlight f = s.inFlight.pollFirst();
                 if (f.generation != s.generation) {
@@ -546,10 +557,37 @@ public final class StreamPoller implements AutoCloseable {
         }
     }
 
+    /** Records the checkpoint and stores it now, or later if the store fails transiently. */
     private void save(ShardState s, Checkpoint cp) {
-        store.save(streamArn, s.id, workerId, cp);
         s.checkpoint = cp.sequenceNumber();
+        s.pendingSave = cp;
+        storePending(s);
+    }
+
+    /**
+     * Stores the shard's pending checkpoint; false if the store failed transiently (it is tried
+     * again a second later, and reading goes on meanwhile).
+     *
+     * @throws CdcException if the store fails for good (another owner took the shard)
+     */
+    private boolean storePending(ShardState s) {
+        Checkpoint cp = s.pendingSave;
+        if (cp == null) {
+            return true;
+        }
+        try {
+            store.save(streamArn, s.id, workerId, cp);
+        } catch (CdcException e) {
+            if (!e.retryable()) {
+                throw e;
+            }
+            LOG.warn("Saving the checkpoint of shard {} failed; trying again in a second: {}", s.id, e.getMessage());
+            storeRetryAt = clock.millis() + 1_000;
+            return false;
+        }
+        s.pendingSave = null;
         safe(() -> listener.onCheckpoint(s.id, cp));
+        return true;
     }
 
     private void rewind(ShardState s, String reason) {
@@ -604,6 +642,7 @@ public final class StreamPoller implements AutoCloseable {
         boolean owned;
         boolean started;
         boolean lossReported;
+        Checkpoint pendingSave;
         int generation;
         int failures;
         long nextPollAt;

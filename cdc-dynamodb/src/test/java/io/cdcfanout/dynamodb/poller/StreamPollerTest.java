@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cdcfanout.api.CdcException;
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Position;
 import io.cdcfanout.api.pipeline.BufferPolicy;
@@ -323,5 +324,52 @@ class StreamPollerTest {
         }
         assertEquals(List.of(), versions(sink, "old"));
         assertEquals(List.of(1, 2, 3), versions(sink, "new"));
+    }
+
+    /** Regression: a transient checkpoint-store failure used to stop the poller. */
+    @Test
+    void aCheckpointStoreThatFailsForAWhileDelaysCheckpointsButStopsNothing() throws Exception {
+        String table = DynamoDbLocal.uniqueName("FlakyStore");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        CheckpointStore real = CheckpointStore.inMemory();
+        AtomicInteger failures = new AtomicInteger();
+        CheckpointStore flaky = new CheckpointStore() {
+            @Override
+            public Map<String, Checkpoint> load(String streamArn) {
+                return real.load(streamArn);
+            }
+
+            @Override
+            public boolean claim(String streamArn, String shardId, String owner) {
+                return real.claim(streamArn, shardId, owner);
+            }
+
+            @Override
+            public void save(String streamArn, String shardId, String owner, Checkpoint checkpoint) {
+                if (failures.incrementAndGet() <= 3) {
+                    throw new CdcException("store unreachable (injected)", true);
+                }
+                real.save(streamArn, shardId, owner, checkpoint);
+            }
+
+            @Override
+            public void release(String streamArn, String shardId, String owner) {
+                real.release(streamArn, shardId, owner);
+            }
+        };
+        ArrivalSink sink = new ArrivalSink();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams()).streamArn(arn)
+                        .pipeline(pipeline).checkpointStore(flaky).pollInterval(Duration.ofMillis(10)).build().start()) {
+            for (int v = 1; v <= 30; v++) {
+                put(local.client(), table, "f", v);
+            }
+            assertTrue(sink.await(30, WAIT), "got " + sink.size());
+            assertFalse(poller.failure().isPresent());
+        }
+        assertTrue(failures.get() > 3, "the store failed and was tried again");
+        Position last = sink.arrivals().get(29).event().position();
+        Checkpoint cp = real.load(arn).values().iterator().next();
+        assertEquals(last, new Position(last.shardId(), cp.sequenceNumber()), "the last checkpoint was stored in the end");
     }
 }
