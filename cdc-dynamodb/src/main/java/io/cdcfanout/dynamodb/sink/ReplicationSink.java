@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import io.cdcfanout.dynamodb.internal.DynamoDbErrors;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
@@ -50,13 +51,16 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
  * stream's replay reaches the delete again, which it always does, since sources replay in order
  * from a checkpoint.
  *
- * <p>Items written by a replicator carry {@link Builder#origin} in {@link #ORIGIN_ATTRIBUTE}, the
- * basis for two-way replication without loops (not finished yet: markers from two streams are not
- * comparable, so two-way mode needs a marker ordered across regions).
+ * <p><b>Two-way.</b> With {@link Builder#twoWay}, two tables replicate into each other without loops:
+ * sequence numbers of two streams do not compare, so conflicts go to the last writer by an order
+ * attribute the application maintains, and each side's route takes only
+ * {@link #localChanges()}, leaving out what a replicator wrote.
  */
 public final class ReplicationSink implements Sink<Map<String, AttributeValue>> {
     /** The attribute holding the version marker. */
     public static final String VERSION_ATTRIBUTE = "cdc_version";
+    /** Marks a tombstone in a two-way replica: the item was deleted. Readers skip such items. */
+    public static final String DELETED_ATTRIBUTE = "cdc_deleted";
     /** The attribute naming the replicator that wrote the item. */
     public static final String ORIGIN_ATTRIBUTE = "cdc_origin";
     /** Digits of a version marker: sequence numbers are at most 40 digits. */
@@ -70,6 +74,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private final boolean skipTtlDeletes;
     private final UnaryOperator<Map<String, AttributeValue>> itemTransform;
     private final WriteMode mode;
+    private final String orderAttribute;
+    private final String localSide;
 
     /** How the sink writes. */
     public enum WriteMode {
@@ -93,6 +99,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         this.skipTtlDeletes = b.skipTtlDeletes;
         this.itemTransform = b.itemTransform;
         this.mode = b.mode;
+        this.orderAttribute = b.orderAttribute;
+        this.localSide = b.localSide;
     }
 
     /** A builder; client, table and origin are required. */
@@ -149,6 +157,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
 
     private void writeConditional(ChangeEvent<? extends Map<String, AttributeValue>> e, int i,
             SinkResult.Builder result, Counts counts) {
+        if (orderAttribute != null) {
+            writeTwoWay(e, i, result, counts);
+            return;
+        }
         String version = version(e);
         try {
             counts.requests++;
@@ -170,6 +182,64 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         } catch (SdkException ex) {
             result.fail(i, classify(ex), retryable(ex));
         }
+    }
+
+    /**
+     * Two-way: last writer wins by the application's order attribute; on equal values the greater
+     * origin name wins, an item the application wrote counting as written by {@code localSide}. A
+     * delete is written as a tombstone carrying the order value of the version it deleted, and beats
+     * that version.
+     */
+    private void writeTwoWay(ChangeEvent<? extends Map<String, AttributeValue>> e, int i, SinkResult.Builder result,
+            Counts counts) {
+        boolean delete = e.operation() == Operation.REMOVE;
+        Map<String, AttributeValue> image = delete ? e.before().orElse(null) : e.after().orElse(null);
+        AttributeValue order = image == null ? null : image.get(orderAttribute);
+        if (order == null || order.n() == null) {
+            result.fail(i, "two-way replication needs the number attribute '" + orderAttribute + "' in every item "
+                    + "(and both images for deletes); event " + e.eventId() + " has none", false);
+            return;
+        }
+        Map<String, AttributeValue> item;
+        if (delete) {
+            item = new HashMap<>(keyOf(e));
+            item.put(orderAttribute, order);
+            item.put(DELETED_ATTRIBUTE, AttributeValue.builder().bool(true).build());
+        } else {
+            item = new HashMap<>(itemTransform.apply(image));
+        }
+        item.put(VERSION_ATTRIBUTE, s(origin + "|" + version(e)));
+        item.put(ORIGIN_ATTRIBUTE, s(origin));
+        String wins = delete ? "#o <= :o" : "#o < :o";
+        String condition = "attribute_not_exists(#o) OR " + wins + " OR (#o = :o AND ((attribute_exists(#src) AND "
+                + "#src < :src) OR (attribute_not_exists(#src) AND :local < :src)))";
+        try {
+            counts.requests++;
+            client.putItem(r -> r.tableName(table).item(item).conditionExpression(condition)
+                    .expressionAttributeNames(Map.of("#o", orderAttribute, "#src", ORIGIN_ATTRIBUTE))
+                    .expressionAttributeValues(Map.of(":o", order, ":src", s(origin), ":local", s(localSide))));
+            counts.writes++;
+        } catch (ConditionalCheckFailedException newer) {
+            counts.stale++; // the target holds a later write
+        } catch (SdkException ex) {
+            result.fail(i, classify(ex), retryable(ex));
+        }
+    }
+
+    /**
+     * A route filter for two-way replication: true for changes the application made; false for
+     * writes a replicator made (they change {@value #VERSION_ATTRIBUTE}, which the application's
+     * writes keep or drop) and for the removal of a tombstone. Needs NEW_AND_OLD_IMAGES.
+     */
+    public static Predicate<ChangeEvent<Map<String, AttributeValue>>> localChanges() {
+        return e -> {
+            Map<String, AttributeValue> before = e.before().orElse(Map.of());
+            if (e.operation() == Operation.REMOVE) {
+                return !before.containsKey(DELETED_ATTRIBUTE);
+            }
+            AttributeValue now = e.after().orElse(Map.of()).get(VERSION_ATTRIBUTE);
+            return now == null || now.equals(before.get(VERSION_ATTRIBUTE));
+        };
     }
 
     /**
@@ -320,8 +390,24 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         private boolean skipTtlDeletes;
         private UnaryOperator<Map<String, AttributeValue>> itemTransform = UnaryOperator.identity();
         private WriteMode mode = WriteMode.CONDITIONAL;
+        private String orderAttribute;
+        private String localSide;
 
         private Builder() {
+        }
+
+        /**
+         * Two-way (multi-master) replication between this sink's source and its target, named
+         * {@code targetSide} (the {@link #origin} of the opposite sink). Conflicts go to the last
+         * writer by {@code orderAttribute}, a number the application writes with every change (an
+         * update time in milliseconds, or a version); equal values go to the greater side name.
+         * Deletes become tombstones ({@value ReplicationSink#DELETED_ATTRIBUTE}), which readers skip.
+         * Filter the route with {@link ReplicationSink#localChanges()} so nothing is sent back.
+         */
+        public Builder twoWay(String orderAttribute, String targetSide) {
+            this.orderAttribute = Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
+            this.localSide = Objects.requireNonNull(targetSide, "targetSide must not be null");
+            return this;
         }
 
         /** How to write; {@link WriteMode#CONDITIONAL} by default. */
@@ -381,6 +467,13 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             }
             if (origin == null) {
                 throw new IllegalStateException("origin is required");
+            }
+            if (orderAttribute != null && mode == WriteMode.BATCHED) {
+                throw new IllegalStateException("twoWay needs writeMode CONDITIONAL: both sides write the items");
+            }
+            if (orderAttribute != null && origin.equals(localSide)) {
+                throw new IllegalStateException("twoWay needs a targetSide other than origin (both were '" + origin
+                        + "')");
             }
             return new ReplicationSink(this);
         }
