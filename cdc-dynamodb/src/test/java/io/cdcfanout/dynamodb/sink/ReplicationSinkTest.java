@@ -122,4 +122,35 @@ class ReplicationSinkTest {
         assertEquals("table 'NoSuchTable' does not exist (or is not visible to this client's account and "
                 + "region)", e.getMessage());
     }
+
+    @Test
+    void ttlDeletesCanBeSkippedAndItemsReshaped() {
+        String table = DynamoDbLocal.uniqueName("Sessions");
+        String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        DynamoDbClient target = local.client("eu-west-3");
+        DynamoDbLocal.createTable(target, table, null, "id:S");
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("s1"), "token", s("secret"),
+                "user", s("ann"))));
+        local.client().deleteItem(r -> r.tableName(table).key(Map.of("id", s("s1"))));
+        List<ChangeEvent<Map<String, AttributeValue>>> events = new ArrayList<>(eventsOf(arn));
+        // The delete as the TTL sweeper would have made it.
+        events.set(1, events.get(1).toBuilder().ttlExpiry(true).build());
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("o")
+                .skipTtlDeletes(true)
+                .itemTransform(item -> {
+                    Map<String, AttributeValue> copy = new HashMap<>(item);
+                    copy.remove("token"); // never copy credentials to the replica
+                    AttributeValue user = copy.remove("user");
+                    if (user != null) {
+                        copy.put("owner", user);
+                    }
+                    return copy;
+                })
+                .build();
+        SinkResult insert = sink.write(SinkBatch.of("replica", 1, events.subList(0, 1)));
+        SinkResult ttl = sink.write(SinkBatch.of("replica", 1, events.subList(1, 2)));
+        assertTrue(insert.allDelivered() && ttl.allDelivered());
+        assertEquals(Map.of("s1", Map.of("id", s("s1"), "owner", s("ann"))), scan(target, table),
+                "the TTL delete was skipped, and the item reshaped");
+    }
 }
