@@ -167,4 +167,34 @@ class FirehoseSinkTest {
                     + "take records: ResourceNotFoundException"), result.failures().get(0).reason());
         }
     }
+
+    @Test
+    void aDroppedConnectionIsRetriedAndNothingIsLost() throws Exception {
+        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+            firehose.then(new FirehoseStandIn.Drop());
+            FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
+                    .serializer(JSON_LINES).packing(false).build();
+            assertTrue(run(sink, invoices(20, 10)).succeeded());
+            assertEquals(2, firehose.calls());
+            assertEquals(20, ids(firehose.accepted()).size(), "each event exactly once: the dropped call took none");
+        }
+    }
+
+    @Test
+    void aSlowAnswerTimesOutAndIsRetriedAtLeastOnce() throws Exception {
+        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+            firehose.then(new FirehoseStandIn.Slow(1_500));
+            FirehoseSink sink = FirehoseSink.builder().client(firehose.client(Duration.ofMillis(300)))
+                    .deliveryStream("invoices").serializer(JSON_LINES).packing(false).build();
+            assertTrue(run(sink, invoices(20, 10)).succeeded());
+            assertTrue(firehose.calls() >= 2, "the timed-out call was sent again");
+            Set<String> distinct = new HashSet<>();
+            for (byte[] r : firehose.accepted()) {
+                String line = new String(r, StandardCharsets.UTF_8);
+                String id = line.substring(line.indexOf("\"eventId\":\"") + 11);
+                distinct.add(id.substring(0, id.indexOf('"')));
+            }
+            assertEquals(20, distinct.size(), "every event arrived; the slow call's records may arrive twice");
+        }
+    }
 }

@@ -15,6 +15,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.List;
@@ -31,7 +32,7 @@ import software.amazon.awssdk.services.firehose.FirehoseClient;
  */
 final class FirehoseStandIn implements AutoCloseable {
     /** What the next call gets. */
-    sealed interface Reply permits Ok, FailRecords, Status {
+    sealed interface Reply permits Ok, FailRecords, Status, Drop, Slow {
     }
 
     record Ok() implements Reply {
@@ -43,6 +44,14 @@ final class FirehoseStandIn implements AutoCloseable {
 
     /** Answer the whole call with an HTTP status and an error type. */
     record Status(int code, String errorType) implements Reply {
+    }
+
+    /** Close the connection without an answer, the records not taken. */
+    record Drop() implements Reply {
+    }
+
+    /** Take the records but answer only after {@code millis}, as a server under load does. */
+    record Slow(long millis) implements Reply {
     }
 
     private static final JsonFactory JSON = new JsonFactory();
@@ -65,11 +74,17 @@ final class FirehoseStandIn implements AutoCloseable {
     }
 
     FirehoseClient client() {
+        return client(Duration.ofSeconds(10));
+    }
+
+    /** A client whose attempts time out after {@code timeout}. */
+    FirehoseClient client(Duration timeout) {
         return FirehoseClient.builder()
                 .endpointOverride(URI.create("http://127.0.0.1:" + server.getAddress().getPort()))
                 .region(Region.US_EAST_1)
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local")))
-                .overrideConfiguration(c -> c.retryStrategy(b -> b.maxAttempts(1))) // the pipeline retries
+                .overrideConfiguration(c -> c.retryStrategy(b -> b.maxAttempts(1)) // the pipeline retries
+                        .apiCallAttemptTimeout(timeout))
                 .build();
     }
 
@@ -108,6 +123,17 @@ final class FirehoseStandIn implements AutoCloseable {
             calls++;
             callSizes.add(records.size());
             reply = script.isEmpty() ? new Ok() : script.poll();
+        }
+        if (reply instanceof Drop) { // no answer at all: the connection is closed
+            exchange.close();
+            return;
+        }
+        if (reply instanceof Slow slow) {
+            try {
+                Thread.sleep(slow.millis()); // the stand-in's own delay, injected as a fault
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (reply instanceof Status s) {
             respond(exchange, s.code(), error(s.errorType(), "injected " + s.errorType()));
