@@ -27,7 +27,7 @@ import software.amazon.awssdk.services.firehose.FirehoseClient;
 
 /**
  * A Firehose stand-in on loopback speaking the JSON 1.1 protocol of PutRecordBatch to the real SDK
- * client. It records every accepted record and answers from a script: per-record failures, a 503
+ * client (and PutRecord, for the naive baseline). It records every accepted record and answers from a script: per-record failures, a 503
  * throttle, or a 400 error for the whole call.
  */
 final class FirehoseStandIn implements AutoCloseable {
@@ -55,6 +55,11 @@ final class FirehoseStandIn implements AutoCloseable {
     }
 
     private static final JsonFactory JSON = new JsonFactory();
+
+    static {
+        // Without TCP_NODELAY each answer waits for the client's delayed ACK (about 40 ms).
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
 
     private final HttpServer server;
     private final Deque<Reply> script = new ArrayDeque<>();
@@ -112,6 +117,16 @@ final class FirehoseStandIn implements AutoCloseable {
         byte[] body;
         try (InputStream in = exchange.getRequestBody()) {
             body = in.readAllBytes();
+        }
+        if ("Firehose_20150804.PutRecord".equals(target)) {
+            List<byte[]> one = parse(body);
+            synchronized (this) {
+                calls++;
+                callSizes.add(one.size());
+                accepted.addAll(one);
+            }
+            respond(exchange, 200, "{\"RecordId\":\"r\",\"Encrypted\":false}");
+            return;
         }
         if (!"Firehose_20150804.PutRecordBatch".equals(target)) {
             respond(exchange, 400, error("UnknownOperationException", "not served: " + target));
