@@ -57,15 +57,25 @@ public final class FirehoseSink implements Sink<Object> {
     private final String stream;
     private final EventSerializer serializer;
     private final int packTo;
+    private final boolean ownsClient;
 
     private FirehoseSink(Builder b) {
-        this.client = b.client;
+        this.ownsClient = b.client == null;
+        this.client = ownsClient ? FirehoseClient.create() : b.client;
         this.stream = b.stream;
         this.serializer = b.serializer;
         this.packTo = b.packing ? b.packTo : 0;
     }
 
-    /** A builder; client, delivery stream and serializer are required. */
+    /** Closes the client if the sink built it. */
+    @Override
+    public void close() {
+        if (ownsClient) {
+            client.close();
+        }
+    }
+
+    /** A builder; the delivery stream and the serializer are required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -188,7 +198,10 @@ public final class FirehoseSink implements Sink<Object> {
         private Builder() {
         }
 
-        /** The Firehose client; the sink does not close it. */
+        /**
+         * The Firehose client, which the sink does not close. By default the sink builds one from the
+         * default region and credentials chains, and closes it.
+         */
         public Builder client(FirehoseClient client) {
             this.client = Objects.requireNonNull(client, "client must not be null");
             return this;
@@ -230,12 +243,9 @@ public final class FirehoseSink implements Sink<Object> {
         /**
          * A sink.
          *
-         * @throws IllegalStateException if client, deliveryStream or serializer is missing
+         * @throws IllegalStateException if deliveryStream or serializer is missing
          */
         public FirehoseSink build() {
-            if (client == null) {
-                throw new IllegalStateException("client is required");
-            }
             if (stream == null) {
                 throw new IllegalStateException("deliveryStream is required");
             }

@@ -2,6 +2,7 @@ package io.cdcfanout.firehose;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
@@ -107,13 +108,39 @@ class FirehoseSinkTest {
 
     @ParameterizedTest
     @ValueSource(ints = {1, 499, 500, 501})
-    void callsAreTheFewestForTheRecordCount(int n) throws Exception {
+    void callsAreTheFewestAndAPartialFailureResendsOnlyItsRecord(int n) throws Exception {
         try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+            firehose.then(new FirehoseStandIn.FailRecords(i -> i == 0));
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).packing(false).build();
             assertTrue(run(sink, invoices(n, 10)).succeeded());
-            assertEquals((n + 499) / 500, firehose.calls());
-            assertEquals(n, ids(firehose.accepted()).size());
+            int fewest = (n + 499) / 500;
+            assertEquals(fewest + 1, firehose.calls(), "the fewest calls, and one more for the failed record");
+            assertEquals(1, firehose.callSizes().get(fewest), "the resend carries the failed record only");
+            assertEquals(n, ids(firehose.accepted()).size(), "every event exactly once");
+        }
+    }
+
+    @Test
+    void aKeysLaterEventsFollowItsFailedOneSoTheLastWriteArrivesLast() throws Exception {
+        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+            firehose.then(new FirehoseStandIn.FailRecords(i -> i == 0)); // the first record: inv-0 version 0
+            FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
+                    .serializer(JSON_LINES).packing(false).build();
+            List<ChangeEvent<Map<String, Object>>> batch = new ArrayList<>();
+            for (int v = 0; v < 6; v++) {
+                batch.add(events.insert("inv-" + (v % 3), Map.of("version", v)));
+            }
+            assertTrue(run(sink, batch).succeeded());
+            List<String> arrivals = new ArrayList<>();
+            for (byte[] r : firehose.accepted()) {
+                String line = new String(r, StandardCharsets.UTF_8);
+                if (line.contains("\"keys\":{\"id\":\"inv-0\"}")) {
+                    arrivals.add(line.substring(line.indexOf("\"version\":") + 10, line.indexOf("\"version\":") + 11));
+                }
+            }
+            assertEquals("3", arrivals.get(arrivals.size() - 1), "inv-0's last write arrives last: " + arrivals);
+            assertTrue(arrivals.contains("0"), "the failed write was delivered on the resend");
         }
     }
 
@@ -196,5 +223,17 @@ class FirehoseSinkTest {
             }
             assertEquals(20, distinct.size(), "every event arrived; the slow call's records may arrive twice");
         }
+    }
+
+    @Test
+    void builderMessagesNameTheLimitOrSetting() {
+        assertEquals("packTo must be between 1 and 1024000 bytes, Firehose's record limit (was 1024001)",
+                assertThrows(IllegalArgumentException.class,
+                        () -> FirehoseSink.builder().packTo(1024001)).getMessage());
+        assertEquals("deliveryStream must be 1 to 64 letters, digits, '_', '.' or '-' (was 'a b')",
+                assertThrows(IllegalArgumentException.class,
+                        () -> FirehoseSink.builder().deliveryStream("a b")).getMessage());
+        assertEquals("serializer is required", assertThrows(
+                IllegalStateException.class, () -> FirehoseSink.builder().deliveryStream("s").build()).getMessage());
     }
 }
