@@ -10,6 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.Source;
+import io.cdcfanout.api.pipeline.BufferPolicy;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.api.sink.Sink;
+import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.dynamodb.poller.StreamPoller;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -19,6 +25,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -146,18 +155,30 @@ class StreamRecordsTest {
         db.putItem(r -> r.tableName(table).item(Map.of("id", s("user-deleted"))));
         db.deleteItem(r -> r.tableName(table).key(Map.of("id", s("user-deleted"))));
 
-        List<ChangeEvent<Map<String, AttributeValue>>> events = List.of();
-        long deadline = System.nanoTime() + Duration.ofSeconds(50).toNanos();
-        while (System.nanoTime() < deadline) {
-            events = eventsOf(arn);
-            if (events.stream().filter(e -> e.operation() == Operation.REMOVE).count() == 2) {
-                break;
+        // The poller hands over the records as DynamoDB Local's TTL sweeper produces them.
+        List<ChangeEvent<Map<String, AttributeValue>>> events = new CopyOnWriteArrayList<>();
+        CountDownLatch removes = new CountDownLatch(2);
+        Sink<Map<String, AttributeValue>> collect = batch -> {
+            for (ChangeEvent<? extends Map<String, AttributeValue>> e : batch.events()) {
+                events.add(e.map(image -> image));
+                if (e.operation() == Operation.REMOVE) {
+                    removes.countDown();
+                }
             }
-            Thread.sleep(200); // waits for DynamoDB Local's TTL sweeper, not for our code
+            return SinkResult.allDelivered(batch.size());
+        };
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("collect").sink(collect)
+                        .buffer(BufferPolicy.builder().maxAge(Duration.ofMillis(10)).build()).build())
+                .build();
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams()).streamArn(arn)
+                        .pipeline(pipeline).pollInterval(Duration.ofMillis(50)).build().start()) {
+            assertTrue(removes.await(50, TimeUnit.SECONDS), "DynamoDB Local never expired the item");
+            assertTrue(poller.failure().isEmpty());
         }
         ChangeEvent<Map<String, AttributeValue>> expired = events.stream()
                 .filter(e -> e.operation() == Operation.REMOVE && e.key().values().get("id").equals("gone"))
-                .findFirst().orElseThrow(() -> new AssertionError("DynamoDB Local never expired the item"));
+                .findFirst().orElseThrow();
         assertTrue(expired.ttlExpiry());
         assertTrue(expired.before().isPresent());
         ChangeEvent<Map<String, AttributeValue>> deleted = events.stream()

@@ -210,7 +210,7 @@ class FirehoseSinkTest {
     @Test
     void aSlowAnswerTimesOutAndIsRetriedAtLeastOnce() throws Exception {
         try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.Slow(1_500));
+            firehose.then(new FirehoseStandIn.Slow());
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client(Duration.ofMillis(300)))
                     .deliveryStream("invoices").serializer(JSON_LINES).packing(false).build();
             assertTrue(run(sink, invoices(20, 10)).succeeded());

@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.IntPredicate;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -50,8 +52,11 @@ final class FirehoseStandIn implements AutoCloseable {
     record Drop() implements Reply {
     }
 
-    /** Take the records but answer only after {@code millis}, as a server under load does. */
-    record Slow(long millis) implements Reply {
+    /**
+     * Take the records but answer only once the next call has come in, that is, after the client
+     * gave up waiting: a server under load.
+     */
+    record Slow() implements Reply {
     }
 
     private static final JsonFactory JSON = new JsonFactory();
@@ -62,6 +67,7 @@ final class FirehoseStandIn implements AutoCloseable {
     }
 
     private final HttpServer server;
+    private final ExecutorService executor = Executors.newCachedThreadPool();
     private final Deque<Reply> script = new ArrayDeque<>();
     private final List<byte[]> accepted = new ArrayList<>();
     private final List<Integer> callSizes = new ArrayList<>();
@@ -70,6 +76,7 @@ final class FirehoseStandIn implements AutoCloseable {
     FirehoseStandIn() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
+        server.setExecutor(executor); // a slow answer must not hold up the next call
         server.start();
     }
 
@@ -134,21 +141,19 @@ final class FirehoseStandIn implements AutoCloseable {
         }
         List<byte[]> records = parse(body);
         Reply reply;
+        int callNumber;
         synchronized (this) {
-            calls++;
+            callNumber = ++calls;
             callSizes.add(records.size());
             reply = script.isEmpty() ? new Ok() : script.poll();
+            notifyAll();
         }
         if (reply instanceof Drop) { // no answer at all: the connection is closed
             exchange.close();
             return;
         }
-        if (reply instanceof Slow slow) {
-            try {
-                Thread.sleep(slow.millis()); // the stand-in's own delay, injected as a fault
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (reply instanceof Slow) {
+            awaitCallAfter(callNumber);
         }
         if (reply instanceof Status s) {
             respond(exchange, s.code(), error(s.errorType(), "injected " + s.errorType()));
@@ -175,6 +180,18 @@ final class FirehoseStandIn implements AutoCloseable {
         out.append("{\"FailedPutCount\":").append(failed).append(",\"Encrypted\":false,\"RequestResponses\":[")
                 .append(entries).append("]}");
         respond(exchange, 200, out.toString());
+    }
+
+    /** Waits (at most 30 s) until a call after {@code call} has arrived. */
+    private synchronized void awaitCallAfter(int call) {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        try {
+            while (calls <= call && System.nanoTime() < deadline) {
+                wait(1_000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static String error(String type, String message) {
@@ -210,5 +227,6 @@ final class FirehoseStandIn implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        executor.shutdownNow();
     }
 }

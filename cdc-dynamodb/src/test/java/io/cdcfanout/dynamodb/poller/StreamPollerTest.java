@@ -111,7 +111,8 @@ class StreamPollerTest {
             for (int v = 1; v <= 300; v++) {
                 put(local.client(), table, "k" + v % 5, v);
                 if (v % 10 == 0) {
-                    Thread.sleep(5); // a steady write rate, for a meaningful lag figure
+                    // A steady write rate, for a meaningful lag figure: never more than 20 writes ahead.
+                    assertTrue(sink.await(v - 20, WAIT), "got " + sink.size());
                 }
             }
             assertTrue(sink.await(300, WAIT), "got " + sink.size());

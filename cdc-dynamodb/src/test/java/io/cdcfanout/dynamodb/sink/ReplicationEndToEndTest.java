@@ -13,11 +13,9 @@ import io.cdcfanout.dynamodb.DynamoDbLocal;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -79,6 +77,7 @@ class ReplicationEndToEndTest {
             }
         }
         RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
+        Replicas.Activity activity = new Replicas.Activity();
         try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder("replica")
                         .sink(ReplicationSink.builder().client(target).table(table).origin("src").writeMode(mode)
@@ -87,29 +86,18 @@ class ReplicationEndToEndTest {
                                 .maxBackoff(Duration.ofMillis(50)).build())
                         .buffer(BufferPolicy.builder().maxEvents(50).maxAge(Duration.ofMillis(20)).build())
                         .build())
-                .deadLetterSink(deadLetters).build();
+                .deadLetterSink(deadLetters).listener(activity).build();
                 StreamPoller poller = StreamPoller.builder().streamsClient(local.streams()).streamArn(arn)
                         .pipeline(pipeline).recordsPerCall(37).pollInterval(Duration.ofMillis(10)).build().start()) {
-            Map<String, Map<String, AttributeValue>> source = scan(local.client(), table);
+            Map<String, Map<String, AttributeValue>> source = Replicas.items(local.client(), table);
             long deadline = System.currentTimeMillis() + 40_000;
-            while (!source.equals(scan(local.client(region), table)) && System.currentTimeMillis() < deadline) {
-                Thread.sleep(100); // waits for the replica to catch up with a real server
+            while (!source.equals(Replicas.items(local.client(region), table)) && System.currentTimeMillis() < deadline) {
+                activity.await(Duration.ofMillis(500)); // the replica changes only when the route delivers
             }
-            assertEquals(source, scan(local.client(region), table));
+            assertEquals(source, Replicas.items(local.client(region), table));
             assertTrue(poller.failure().isEmpty());
         }
         assertEquals(0, deadLetters.letters().size(), "throttling is retried, never dead-lettered");
         assertTrue(writes.get() > 7, "throttling was injected");
-    }
-
-    private static Map<String, Map<String, AttributeValue>> scan(DynamoDbClient db, String table) {
-        return db.scanPaginator(r -> r.tableName(table)).items().stream()
-                .map(item -> {
-                    Map<String, AttributeValue> copy = new HashMap<>(item);
-                    copy.remove(ReplicationSink.VERSION_ATTRIBUTE);
-                    copy.remove(ReplicationSink.ORIGIN_ATTRIBUTE);
-                    return copy;
-                })
-                .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
     }
 }

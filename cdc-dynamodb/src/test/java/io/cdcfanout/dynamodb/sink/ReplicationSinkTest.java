@@ -19,7 +19,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -34,17 +33,6 @@ class ReplicationSinkTest {
     private List<ChangeEvent<Map<String, AttributeValue>>> eventsOf(String arn) {
         return StreamReader.readAll(local.streams(), arn).stream()
                 .map(r -> StreamRecords.toEvent(r.record(), StreamRecords.sourceOf(arn), r.shardId())).toList();
-    }
-
-    private static Map<String, Map<String, AttributeValue>> scan(DynamoDbClient db, String table) {
-        return db.scanPaginator(r -> r.tableName(table)).items().stream()
-                .map(item -> {
-                    Map<String, AttributeValue> copy = new HashMap<>(item);
-                    copy.remove(ReplicationSink.VERSION_ATTRIBUTE);
-                    copy.remove(ReplicationSink.ORIGIN_ATTRIBUTE);
-                    return copy;
-                })
-                .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
     }
 
     @ParameterizedTest
@@ -74,8 +62,8 @@ class ReplicationSinkTest {
             SinkResult r = sink.write(SinkBatch.of("replica", 1, events.subList(i, Math.min(events.size(), i + 25))));
             assertTrue(r.allDelivered(), r.toString());
         }
-        Map<String, Map<String, AttributeValue>> source = scan(local.client(), table);
-        assertEquals(source, scan(target, table));
+        Map<String, Map<String, AttributeValue>> source = Replicas.items(local.client(), table);
+        assertEquals(source, Replicas.items(target, table));
 
         // A replay from an old checkpoint, then stale duplicates of non-delete changes in random order.
         for (int i = 100; i < events.size(); i += 25) {
@@ -86,7 +74,7 @@ class ReplicationSinkTest {
         Collections.shuffle(stale, random);
         SinkResult late = sink.write(SinkBatch.of("replica", 3, stale));
         assertTrue(late.allDelivered());
-        assertEquals(source, scan(target, table), "no item moved back to an older version");
+        assertEquals(source, Replicas.items(target, table), "no item moved back to an older version");
         assertTrue(late.counters().get("dynamodb.stale") > 0, late.counters().toString());
         if (mode == ReplicationSink.WriteMode.BATCHED) {
             assertTrue(late.counters().get("dynamodb.requests") <= 4, "one read and a few batched writes: "
@@ -150,7 +138,7 @@ class ReplicationSinkTest {
         SinkResult insert = sink.write(SinkBatch.of("replica", 1, events.subList(0, 1)));
         SinkResult ttl = sink.write(SinkBatch.of("replica", 1, events.subList(1, 2)));
         assertTrue(insert.allDelivered() && ttl.allDelivered());
-        assertEquals(Map.of("s1", Map.of("id", s("s1"), "owner", s("ann"))), scan(target, table),
+        assertEquals(Map.of("s1", Map.of("id", s("s1"), "owner", s("ann"))), Replicas.items(target, table),
                 "the TTL delete was skipped, and the item reshaped");
     }
 }

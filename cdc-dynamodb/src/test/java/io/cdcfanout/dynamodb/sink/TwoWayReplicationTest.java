@@ -7,17 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
-import io.cdcfanout.api.pipeline.PipelineListener;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.dynamodb.DynamoDbLocal;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -30,22 +27,6 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 class TwoWayReplicationTest {
     private final DynamoDbLocal local = DynamoDbLocal.get();
 
-    /** Counts the writes a sink reports, so ping-pong would show. */
-    static final class Writes implements PipelineListener {
-        final AtomicLong writes = new AtomicLong();
-        final AtomicLong in = new AtomicLong();
-
-        @Override
-        public void onEventsIn(String route, int events) {
-            in.addAndGet(events);
-        }
-
-        @Override
-        public void onSinkCounters(String route, Map<String, Long> counters) {
-            writes.addAndGet(counters.getOrDefault("dynamodb.writes", 0L));
-        }
-    }
-
     @Test
     void twoTablesConvergeAfterConcurrentWritesWithoutLoops() throws Exception {
         String table = DynamoDbLocal.uniqueName("GameState");
@@ -53,14 +34,13 @@ class TwoWayReplicationTest {
         DynamoDbClient west = local.client("ap-northeast-1");
         String eastArn = DynamoDbLocal.createTable(east, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         String westArn = DynamoDbLocal.createTable(west, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
-        Writes eastToWest = new Writes();
-        Writes westToEast = new Writes();
+        Replicas.Activity activity = new Replicas.Activity(); // both directions
         RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
         AtomicLong clock = new AtomicLong(1_000); // the application's update counter, shared like a clock
         long localChanges;
-        try (Pipeline<Map<String, AttributeValue>> ew = pipeline("to-west", west, table, "east", "west", eastToWest,
+        try (Pipeline<Map<String, AttributeValue>> ew = pipeline("to-west", west, table, "east", "west", activity,
                 deadLetters);
-                Pipeline<Map<String, AttributeValue>> we = pipeline("to-east", east, table, "west", "east", westToEast,
+                Pipeline<Map<String, AttributeValue>> we = pipeline("to-east", east, table, "west", "east", activity,
                         deadLetters);
                 StreamPoller p1 = StreamPoller.builder().streamsClient(local.streams("us-east-2")).streamArn(eastArn)
                         .pipeline(ew).pollInterval(Duration.ofMillis(10)).build().start();
@@ -74,18 +54,20 @@ class TwoWayReplicationTest {
             westWriter.join();
             localChanges = 2 * 150;
             long deadline = System.currentTimeMillis() + 40_000;
-            while (!live(east, table).equals(live(west, table)) && System.currentTimeMillis() < deadline) {
-                Thread.sleep(100); // waits for the two real replication paths to settle
+            while (!Replicas.items(east, table).equals(Replicas.items(west, table)) && System.currentTimeMillis() < deadline) {
+                activity.await(Duration.ofMillis(500)); // the tables change only when a route delivers
             }
-            Thread.sleep(500); // and a little longer: a loop would keep writing
-            long settled = eastToWest.writes.get() + westToEast.writes.get();
-            Thread.sleep(500);
-            assertEquals(settled, eastToWest.writes.get() + westToEast.writes.get(), "no writes after settling");
+            while (activity.await(Duration.ofMillis(500))) {
+                // wait for half a second without any route activity: a loop would keep writing
+            }
+            long settled = activity.writes.get();
+            activity.await(Duration.ofMillis(500));
+            assertEquals(settled, activity.writes.get(), "no writes after settling");
             assertTrue(p1.failure().isEmpty() && p2.failure().isEmpty());
         }
-        assertEquals(live(east, table), live(west, table), "both sides hold the same items");
-        long in = eastToWest.in.get() + westToEast.in.get();
-        long writes = eastToWest.writes.get() + westToEast.writes.get();
+        assertEquals(Replicas.items(east, table), Replicas.items(west, table), "both sides hold the same items");
+        long in = activity.in.get();
+        long writes = activity.writes.get();
         System.out.printf("two-way: %d local changes, %d taken by the routes, %d replicated writes%n", localChanges, in,
                 writes);
         assertTrue(in <= localChanges, "only the applications' own changes are replicated, never a replicator's: " + in);
@@ -94,7 +76,7 @@ class TwoWayReplicationTest {
     }
 
     private static Pipeline<Map<String, AttributeValue>> pipeline(String name, DynamoDbClient target, String table,
-            String origin, String targetSide, Writes writes, RecordingDeadLetterSink deadLetters) {
+            String origin, String targetSide, Replicas.Activity activity, RecordingDeadLetterSink deadLetters) {
         return Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder(name)
                         .filter(ReplicationSink.localChanges())
@@ -102,7 +84,7 @@ class TwoWayReplicationTest {
                                 .twoWay("updatedAt", targetSide).build())
                         .buffer(BufferPolicy.builder().maxEvents(50).maxAge(Duration.ofMillis(20)).build())
                         .build())
-                .listener(writes).deadLetterSink(deadLetters).build();
+                .listener(activity).deadLetterSink(deadLetters).build();
     }
 
     private static Thread writer(DynamoDbClient db, String table, AtomicLong clock, long seed) {
@@ -123,15 +105,4 @@ class TwoWayReplicationTest {
     }
 
     /** The live items (tombstones left out), without replication attributes. */
-    private static Map<String, Map<String, AttributeValue>> live(DynamoDbClient db, String table) {
-        return db.scanPaginator(r -> r.tableName(table)).items().stream()
-                .filter(item -> !item.containsKey(ReplicationSink.DELETED_ATTRIBUTE))
-                .map(item -> {
-                    Map<String, AttributeValue> copy = new HashMap<>(item);
-                    copy.remove(ReplicationSink.VERSION_ATTRIBUTE);
-                    copy.remove(ReplicationSink.ORIGIN_ATTRIBUTE);
-                    return copy;
-                })
-                .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
-    }
 }
