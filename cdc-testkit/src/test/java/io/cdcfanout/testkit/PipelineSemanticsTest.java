@@ -6,10 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
-import java.util.Optional;
-import java.util.concurrent.atomic.AtomicInteger;
-import io.cdcfanout.api.sink.SinkUnavailableException;
-import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.Position;
 import io.cdcfanout.api.pipeline.BatchResult;
@@ -20,12 +16,17 @@ import io.cdcfanout.api.pipeline.PoisonPolicy;
 import io.cdcfanout.api.pipeline.RetryPolicy;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.DeadLetter;
+import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkLimits;
+import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.api.sink.SinkUnavailableException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -433,6 +434,34 @@ class PipelineSemanticsTest {
             assertTrue(p.submit(List.of(events.modify("A", Map.of("v", 1), Map.of("v", 2)))).join().succeeded());
             assertEquals(List.of("evt-1", "evt-2", "evt-3"), sink.delivered().eventIds());
         }
+    }
+
+    @Test
+    void sinksCanTellRedrivenEventsFromLiveOnes() {
+        Map<String, Boolean> seen = new java.util.LinkedHashMap<>();
+        boolean[] failFirst = {true};
+        Sink<Map<String, Object>> sink = batch -> {
+            SinkResult.Builder r = SinkResult.builder(batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                String id = batch.events().get(i).eventId();
+                if (failFirst[0] && id.equals("evt-1")) {
+                    failFirst[0] = false;
+                    r.fail(i, "bad", false);
+                } else {
+                    seen.put(id, batch.redriven(i));
+                }
+            }
+            return r.build();
+        };
+        try (Pipeline<Map<String, Object>> p = pipeline().route(Route.<Map<String, Object>>builder("r").sink(sink)
+                .retry(RetryPolicy.none()).buffer(BufferPolicy.builder().maxEvents(2).build()).build()).build()) {
+            p.submit(List.of(events.insert("A", Map.of()), events.insert("B", Map.of()))).join();
+            assertEquals(List.of("evt-1"), deadLetters.eventIds());
+            CompletableFuture<BatchResult<Map<String, Object>>> redriven = p.redrive(deadLetters.letters());
+            p.submit(List.of(events.insert("C", Map.of()))).join();
+            assertTrue(redriven.join().succeeded());
+        }
+        assertEquals(Map.of("evt-2", false, "evt-1", true, "evt-3", false), seen);
     }
 
     // ------------------------------------------------------------------ checkpoints

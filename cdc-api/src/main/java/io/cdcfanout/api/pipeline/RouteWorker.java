@@ -19,6 +19,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -154,7 +155,9 @@ final class RouteWorker<T, R> {
             return poison(tracker, index, event, "event is " + size + " bytes, over the sink's limit of "
                     + limits.maxEventBytes() + " bytes per event (maxEventBytes)");
         }
-        return new Entry<>(tracker, index, event, routed, null, size);
+        Entry<T, R> entry = new Entry<>(tracker, index, event, routed, null, size);
+        entry.redriven = !applyFilter;
+        return entry;
     }
 
     private Entry<T, R> poison(BatchTracker<T> tracker, int index, ChangeEvent<T> event, String reason) {
@@ -492,12 +495,16 @@ final class RouteWorker<T, R> {
         }
         job.attempt++;
         List<ChangeEvent<R>> events = new ArrayList<>(job.pending.size());
+        BitSet redriven = new BitSet();
         for (Entry<T, R> e : job.pending) {
+            if (e.redriven) {
+                redriven.set(events.size());
+            }
             events.add(e.routed);
         }
         SinkResult result;
         try {
-            result = sink.write(SinkBatch.of(name, job.attempt, events));
+            result = sink.write(SinkBatch.of(name, job.attempt, events, redriven));
             if (result == null || result.size() != events.size()) {
                 throw new CdcException("the sink returned " + (result == null ? "no result" : result.size()
                         + " outcomes") + " for " + events.size() + " events", false);
@@ -705,6 +712,7 @@ final class RouteWorker<T, R> {
         long seq;
         long enqueuedAt;
         String lastReason;
+        boolean redriven;
         @SuppressWarnings("unused")
         private volatile int settled;
 

@@ -1,6 +1,7 @@
 package io.cdcfanout.api.sink;
 
 import io.cdcfanout.api.ChangeEvent;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 
@@ -13,11 +14,13 @@ public final class SinkBatch<T> {
     private final String route;
     private final int attempt;
     private final List<ChangeEvent<T>> events;
+    private final BitSet redriven;
 
-    private SinkBatch(String route, int attempt, List<ChangeEvent<T>> events) {
+    private SinkBatch(String route, int attempt, List<ChangeEvent<T>> events, BitSet redriven) {
         this.route = route;
         this.attempt = attempt;
         this.events = events;
+        this.redriven = redriven;
     }
 
     /**
@@ -32,7 +35,26 @@ public final class SinkBatch<T> {
         if (attempt < 1) {
             throw new IllegalArgumentException("attempt must be at least 1 (was " + attempt + ")");
         }
-        return new SinkBatch<>(route, attempt, List.copyOf(events));
+        return new SinkBatch<>(route, attempt, List.copyOf(events), new BitSet());
+    }
+
+    /**
+     * A batch in which the events at the indexes in {@code redriven} were sent again by
+     * {@link io.cdcfanout.api.pipeline.Pipeline#redrive}.
+     *
+     * @throws NullPointerException if an argument or an event is null
+     * @throws IllegalArgumentException if attempt is below 1
+     * @throws IndexOutOfBoundsException if an index in redriven is outside the batch
+     */
+    public static <T> SinkBatch<T> of(String route, int attempt, List<ChangeEvent<T>> events, BitSet redriven) {
+        SinkBatch<T> batch = of(route, attempt, events);
+        Objects.requireNonNull(redriven, "redriven must not be null");
+        if (redriven.length() > batch.events.size()) {
+            throw new IndexOutOfBoundsException("redriven names index " + (redriven.length() - 1)
+                    + ", outside a batch of " + batch.events.size() + " events");
+        }
+        batch.redriven.or(redriven);
+        return batch;
     }
 
     /** The name of the route that sends this batch. */
@@ -48,6 +70,18 @@ public final class SinkBatch<T> {
     /** The events, in source order; immutable. */
     public List<ChangeEvent<T>> events() {
         return events;
+    }
+
+    /**
+     * Whether the event at {@code index} comes from {@link io.cdcfanout.api.pipeline.Pipeline#redrive}
+     * rather than from its source. A sink that recognizes replays by position (and skips what it
+     * already holds) must not skip such an event: it was dead-lettered, so the sink never took it.
+     *
+     * @throws IndexOutOfBoundsException if index is outside the batch
+     */
+    public boolean redriven(int index) {
+        Objects.checkIndex(index, events.size());
+        return redriven.get(index);
     }
 
     /** The number of events. */
