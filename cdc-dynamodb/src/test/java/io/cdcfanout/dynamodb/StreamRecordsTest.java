@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,6 +16,7 @@ import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
+import io.cdcfanout.local.LocalDynamoDb;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -41,7 +42,7 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 
 /** Stream records from DynamoDB Local mapped to change events, for each view type; and bad records. */
 class StreamRecordsTest {
-    private final DynamoDbLocal local = DynamoDbLocal.get();
+    private final LocalDynamoDb local = LocalDynamoDb.get();
     private final DynamoDbClient db = local.client();
 
     private List<ChangeEvent<Map<String, AttributeValue>>> eventsOf(String streamArn) {
@@ -53,7 +54,7 @@ class StreamRecordsTest {
     @ParameterizedTest
     @EnumSource(value = StreamViewType.class, names = "UNKNOWN_TO_SDK_VERSION", mode = EnumSource.Mode.EXCLUDE)
     void insertModifyRemoveCarryTheImagesTheirViewTypeHas(StreamViewType view) {
-        String table = DynamoDbLocal.uniqueName("Movies");
+        String table = LocalDynamoDb.uniqueName("Movies");
         String arn = local.createTable(table, view, "year:N", "title:S");
         Instant before = Instant.now().minusSeconds(5);
         db.putItem(r -> r.tableName(table).item(Map.of("year", n("2013"), "title", s("Rush"), "rating", n("8"))));
@@ -104,7 +105,7 @@ class StreamRecordsTest {
 
     @Test
     void numbersSetsBinaryAndNestedValuesAreExact() {
-        String table = DynamoDbLocal.uniqueName("Exact");
+        String table = LocalDynamoDb.uniqueName("Exact");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         Map<String, AttributeValue> item = Map.of(
                 "id", s("a"),
@@ -147,7 +148,7 @@ class StreamRecordsTest {
 
     @Test
     void ttlExpiryIsARemoveFlaggedByTheServiceIdentity() throws Exception {
-        String table = DynamoDbLocal.uniqueName("Sessions");
+        String table = LocalDynamoDb.uniqueName("Sessions");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         db.updateTimeToLive(r -> r.tableName(table).timeToLiveSpecification(t -> t.enabled(true).attributeName("exp")));
         long past = Instant.now().minus(Duration.ofHours(2)).getEpochSecond();

@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +12,7 @@ import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.DeadLetter;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import io.cdcfanout.testkit.RecordingSink;
 import java.math.BigDecimal;
@@ -26,7 +27,7 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 
 /** Typed images through dynamodb-enhanced schemas, on records from DynamoDB Local, through a pipeline. */
 class TypedImagesTest {
-    private final DynamoDbLocal local = DynamoDbLocal.get();
+    private final LocalDynamoDb local = LocalDynamoDb.get();
 
     private List<ChangeEvent<Map<String, AttributeValue>>> eventsOf(String arn) {
         return StreamReader.readAll(local.streams(), arn).stream()
@@ -35,7 +36,7 @@ class TypedImagesTest {
 
     @Test
     void aBeanRouteGetsTypedImagesWhileAnArchiveRouteKeepsTheRawOnes() {
-        String table = DynamoDbLocal.uniqueName("Movies");
+        String table = LocalDynamoDb.uniqueName("Movies");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "year:N", "title:S");
         local.client().putItem(r -> r.tableName(table).item(Map.of("year", n("2013"), "title", s("Rush"),
                 "rating", n("8.123456789012345678901234567"), "genres", AttributeValue.builder().ss("drama", "sport")
@@ -71,7 +72,7 @@ class TypedImagesTest {
 
     @Test
     void anImmutableClassMapsAndAMappingFailureIsDeadLettered() {
-        String table = DynamoDbLocal.uniqueName("Customers");
+        String table = LocalDynamoDb.uniqueName("Customers");
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("c1"), "email", s("a@example.com"),
                 "visits", n("3"))));

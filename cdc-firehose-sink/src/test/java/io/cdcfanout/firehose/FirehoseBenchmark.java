@@ -4,6 +4,7 @@ import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
+import io.cdcfanout.local.LocalFirehose;
 import io.cdcfanout.testkit.TestEvents;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,7 +56,7 @@ public final class FirehoseBenchmark {
 
     private static long[] naive(JsonLinesSerializer json, List<ChangeEvent<Map<String, Object>>> batch)
             throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn(); FirehoseClient client = firehose.client()) {
+        try (LocalFirehose firehose = new LocalFirehose(); FirehoseClient client = firehose.client()) {
             long start = System.nanoTime();
             long billed = 0;
             for (ChangeEvent<Map<String, Object>> e : batch) {
@@ -69,7 +70,7 @@ public final class FirehoseBenchmark {
 
     private static long[] viaSink(JsonLinesSerializer json, List<ChangeEvent<Map<String, Object>>> batch,
             boolean packing) throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn(); FirehoseClient client = firehose.client()) {
+        try (LocalFirehose firehose = new LocalFirehose(); FirehoseClient client = firehose.client()) {
             FirehoseSink sink = FirehoseSink.builder().client(client).deliveryStream("invoices").serializer(json)
                     .packing(packing).build();
             long start = System.nanoTime();

@@ -12,6 +12,7 @@ import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.RetryPolicy;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
+import io.cdcfanout.local.LocalFirehose;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import io.cdcfanout.testkit.RecordingListener;
 import io.cdcfanout.testkit.TestEvents;
@@ -70,9 +71,9 @@ class FirehoseSinkTest {
 
     @Test
     void onlyTheFailedRecordsAreSentAgainAndEveryEventArrivesOnce() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.FailRecords(i -> i % 7 == 0)).then(new FirehoseStandIn.Ok())
-                    .then(new FirehoseStandIn.FailRecords(i -> i == 3));
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.FailRecords(i -> i % 7 == 0)).then(new LocalFirehose.Ok())
+                    .then(new LocalFirehose.FailRecords(i -> i == 3));
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).packing(false).build();
             List<ChangeEvent<Map<String, Object>>> batch = invoices(1200, 50);
@@ -88,7 +89,7 @@ class FirehoseSinkTest {
 
     @Test
     void packingGivesByteIdenticalJsonLinesAndBillsNearThePayload() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+        try (LocalFirehose firehose = new LocalFirehose()) {
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).build();
             List<ChangeEvent<Map<String, Object>>> batch = invoices(3000, 100);
@@ -109,8 +110,8 @@ class FirehoseSinkTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 499, 500, 501})
     void callsAreTheFewestAndAPartialFailureResendsOnlyItsRecord(int n) throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.FailRecords(i -> i == 0));
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.FailRecords(i -> i == 0));
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).packing(false).build();
             assertTrue(run(sink, invoices(n, 10)).succeeded());
@@ -123,8 +124,8 @@ class FirehoseSinkTest {
 
     @Test
     void aKeysLaterEventsFollowItsFailedOneSoTheLastWriteArrivesLast() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.FailRecords(i -> i == 0)); // the first record: inv-0 version 0
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.FailRecords(i -> i == 0)); // the first record: inv-0 version 0
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).packing(false).build();
             List<ChangeEvent<Map<String, Object>>> batch = new ArrayList<>();
@@ -146,7 +147,7 @@ class FirehoseSinkTest {
 
     @Test
     void callsStayUnderFourMebibytesAndRecordsNearTheLimitFitOneEach() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+        try (LocalFirehose firehose = new LocalFirehose()) {
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).build();
             List<ChangeEvent<Map<String, Object>>> batch = invoices(5, 1000 * 1024 - 300); // each just under 1000 KiB
@@ -158,7 +159,7 @@ class FirehoseSinkTest {
 
     @Test
     void anOversizeEventIsDeadLetteredNeverTruncated() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
+        try (LocalFirehose firehose = new LocalFirehose()) {
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).build();
             List<ChangeEvent<Map<String, Object>>> batch = new ArrayList<>(invoices(3, 10));
@@ -174,16 +175,16 @@ class FirehoseSinkTest {
 
     @Test
     void throttlingIsRetriedAndAMissingStreamHaltsTheRouteNamingIt() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.Status(503, "ServiceUnavailableException"));
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.Status(503, "ServiceUnavailableException"));
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).build();
             assertTrue(run(sink, invoices(10, 10)).succeeded());
             assertEquals(2, firehose.calls());
             assertEquals(10, ids(firehose.accepted()).size());
         }
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.Status(400, "ResourceNotFoundException"));
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.Status(400, "ResourceNotFoundException"));
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("missing-stream")
                     .serializer(JSON_LINES).build();
             BatchResult<Map<String, Object>> result = run(sink, invoices(10, 10));
@@ -197,8 +198,8 @@ class FirehoseSinkTest {
 
     @Test
     void aDroppedConnectionIsRetriedAndNothingIsLost() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.Drop());
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.Drop());
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client()).deliveryStream("invoices")
                     .serializer(JSON_LINES).packing(false).build();
             assertTrue(run(sink, invoices(20, 10)).succeeded());
@@ -209,8 +210,8 @@ class FirehoseSinkTest {
 
     @Test
     void aSlowAnswerTimesOutAndIsRetriedAtLeastOnce() throws Exception {
-        try (FirehoseStandIn firehose = new FirehoseStandIn()) {
-            firehose.then(new FirehoseStandIn.Slow());
+        try (LocalFirehose firehose = new LocalFirehose()) {
+            firehose.then(new LocalFirehose.Slow());
             FirehoseSink sink = FirehoseSink.builder().client(firehose.client(Duration.ofMillis(300)))
                     .deliveryStream("invoices").serializer(JSON_LINES).packing(false).build();
             assertTrue(run(sink, invoices(20, 10)).succeeded());

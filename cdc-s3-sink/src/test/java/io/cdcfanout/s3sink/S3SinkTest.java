@@ -14,6 +14,7 @@ import io.cdcfanout.api.pipeline.RetryPolicy;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.EventSerializer;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
+import io.cdcfanout.local.LocalS3;
 import io.cdcfanout.testkit.ManualClock;
 import io.cdcfanout.testkit.ManualScheduler;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
@@ -52,7 +53,7 @@ class S3SinkTest {
     private static final JsonLinesSerializer JSON_LINES = JsonLinesSerializer.plain();
     private static final Instant T0 = Instant.parse("2026-11-24T19:59:58Z");
 
-    private static S3Stand s3;
+    private static LocalS3 s3;
     private static int buckets;
 
     private final RecordingListener listener = new RecordingListener();
@@ -60,7 +61,7 @@ class S3SinkTest {
 
     @BeforeAll
     static void start() throws Exception {
-        s3 = new S3Stand();
+        s3 = new LocalS3();
     }
 
     @AfterAll

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.CdcException;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.testkit.ManualClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,8 +54,8 @@ class CheckpointStoreTest {
     @Test
     void theDynamoDbStoreGivesAShardToOneOwnerAtATime() {
         ManualClock clock = new ManualClock(Instant.parse("2024-01-01T00:00:00Z"));
-        DynamoDbCheckpointStore store = DynamoDbCheckpointStore.builder().client(DynamoDbLocal.get().client())
-                .table(DynamoDbLocal.uniqueName("checkpoints")).createTableIfMissing(true)
+        DynamoDbCheckpointStore store = DynamoDbCheckpointStore.builder().client(LocalDynamoDb.get().client())
+                .table(LocalDynamoDb.uniqueName("checkpoints")).createTableIfMissing(true)
                 .lease(Duration.ofSeconds(30)).clock(clock).build();
         assertTrue(store.claim(ARN, "shard-1", "a"));
         assertTrue(store.claim(ARN, "shard-1", "a"), "renewing one's own claim");
@@ -86,7 +86,7 @@ class CheckpointStoreTest {
         assertEquals("recordsPerCall must be between 1 and 1000 (was 1001)", assertThrows(
                 IllegalArgumentException.class, () -> StreamPoller.builder().recordsPerCall(1001)).getMessage());
         assertEquals("give exactly one of streamArn and table", assertThrows(IllegalStateException.class,
-                () -> StreamPoller.builder().streamsClient(DynamoDbLocal.get().streams())
+                () -> StreamPoller.builder().streamsClient(LocalDynamoDb.get().streams())
                         .pipeline(StreamPollerTest.pipeline(new ArrivalSink())).build()).getMessage());
         assertEquals("sequenceNumber must be 1 to 64 digits (was 'abc')",
                 assertThrows(IllegalArgumentException.class, () -> Checkpoint.after("abc")).getMessage());

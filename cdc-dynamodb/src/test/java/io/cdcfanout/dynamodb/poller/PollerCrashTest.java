@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb.poller;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,7 +12,7 @@ import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,11 +40,11 @@ class PollerCrashTest {
     @Test
     @Timeout(180)
     void everyWriteArrivesDespiteCrashesAtManyPoints(@TempDir Path dir) throws Exception {
-        DynamoDbLocal local = DynamoDbLocal.get();
+        LocalDynamoDb local = LocalDynamoDb.get();
         String region = "eu-north-1";
         DynamoDbClient db = local.client(region);
-        String table = DynamoDbLocal.uniqueName("Crash");
-        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        String table = LocalDynamoDb.uniqueName("Crash");
+        String arn = LocalDynamoDb.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
         Path checkpoints = dir.resolve("checkpoints.json");
         ArrivalSink sink = new ArrivalSink();
         AtomicInteger written = new AtomicInteger();

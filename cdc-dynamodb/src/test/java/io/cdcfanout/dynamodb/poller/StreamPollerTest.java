@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb.poller;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,7 +12,7 @@ import io.cdcfanout.api.Position;
 import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.Route;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -38,7 +38,7 @@ import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
 class StreamPollerTest {
     private static final Duration WAIT = Duration.ofSeconds(40);
 
-    private final DynamoDbLocal local = DynamoDbLocal.get();
+    private final LocalDynamoDb local = LocalDynamoDb.get();
 
     static Pipeline<Map<String, AttributeValue>> pipeline(ArrivalSink sink) {
         return Pipeline.<Map<String, AttributeValue>>builder()
@@ -99,7 +99,7 @@ class StreamPollerTest {
 
     @Test
     void deliversEveryWriteInOrderAndCheckpointsTheLastAndReportsLag() throws Exception {
-        String table = DynamoDbLocal.uniqueName("Orders");
+        String table = LocalDynamoDb.uniqueName("Orders");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         ArrivalSink sink = new ArrivalSink();
         CheckpointStore store = CheckpointStore.inMemory();
@@ -146,12 +146,12 @@ class StreamPollerTest {
         String region = "ap-south-1";
         DynamoDbClient db = local.client(region);
         DynamoDbStreamsClient streams = local.streams(region);
-        String table = DynamoDbLocal.uniqueName("Game");
-        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        String table = LocalDynamoDb.uniqueName("Game");
+        String arn = LocalDynamoDb.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
         for (int v = 1; v <= 150; v++) {
             put(db, table, "player", v);
             if (v % 50 == 0) {
-                DynamoDbLocal.rollover(db);
+                LocalDynamoDb.rollover(db);
             }
         }
         int shards = streams.describeStream(r -> r.streamArn(arn)).streamDescription().shards().size();
@@ -179,8 +179,8 @@ class StreamPollerTest {
     void anExpiredIteratorIsResumedWithoutLossOrDuplicates() throws Exception {
         String region = "sa-east-1";
         DynamoDbClient db = local.client(region);
-        String table = DynamoDbLocal.uniqueName("Expiry");
-        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        String table = LocalDynamoDb.uniqueName("Expiry");
+        String arn = LocalDynamoDb.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
         ArrivalSink sink = new ArrivalSink();
         Log log = new Log();
         try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
@@ -190,7 +190,7 @@ class StreamPollerTest {
                 put(db, table, "a", v);
             }
             assertTrue(sink.await(20, WAIT));
-            DynamoDbLocal.dilateTime(db, 1); // iterators live 15 minutes
+            LocalDynamoDb.dilateTime(db, 1); // iterators live 15 minutes
             for (int v = 21; v <= 40; v++) {
                 put(db, table, "a", v);
             }
@@ -213,8 +213,8 @@ class StreamPollerTest {
         String region = "ca-central-1";
         DynamoDbClient db = local.client(region);
         DynamoDbStreamsClient streams = local.streams(region);
-        String table = DynamoDbLocal.uniqueName("Trim");
-        String arn = DynamoDbLocal.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
+        String table = LocalDynamoDb.uniqueName("Trim");
+        String arn = LocalDynamoDb.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
         CheckpointStore store = CheckpointStore.inMemory();
         ArrivalSink first = new ArrivalSink();
         try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(first);
@@ -227,7 +227,7 @@ class StreamPollerTest {
         for (int v = 2; v <= 5; v++) {
             put(db, table, "a", v); // written while no poller runs...
         }
-        DynamoDbLocal.dilateTime(db, 25); // ...and gone after the stream's 24 hours
+        LocalDynamoDb.dilateTime(db, 25); // ...and gone after the stream's 24 hours
         put(db, table, "a", 6);
 
         Log failLog = new Log();
@@ -261,7 +261,7 @@ class StreamPollerTest {
 
     @Test
     void throttlingOnTheWireIsMetWithGrowingBackoffAndNothingIsLost() throws Exception {
-        String table = DynamoDbLocal.uniqueName("Throttled");
+        String table = LocalDynamoDb.uniqueName("Throttled");
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         AtomicInteger throttled = new AtomicInteger();
         ExecutionInterceptor limitExceeded = new ExecutionInterceptor() {
@@ -297,7 +297,7 @@ class StreamPollerTest {
 
     @Test
     void latestSkipsWhatWasWrittenBeforeTheStart() throws Exception {
-        String table = DynamoDbLocal.uniqueName("Latest");
+        String table = LocalDynamoDb.uniqueName("Latest");
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         for (int v = 1; v <= 5; v++) {
             put(local.client(), table, "old", v);
@@ -330,7 +330,7 @@ class StreamPollerTest {
     /** Regression: a transient checkpoint-store failure used to stop the poller. */
     @Test
     void aCheckpointStoreThatFailsForAWhileDelaysCheckpointsButStopsNothing() throws Exception {
-        String table = DynamoDbLocal.uniqueName("FlakyStore");
+        String table = LocalDynamoDb.uniqueName("FlakyStore");
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         CheckpointStore real = CheckpointStore.inMemory();
         AtomicInteger failures = new AtomicInteger();

@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb.sink;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,7 +9,7 @@ import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.dynamodb.StreamReader;
 import io.cdcfanout.dynamodb.StreamRecords;
 import java.time.Instant;
@@ -43,12 +43,12 @@ class MaterializedViewSinkTest {
     @Test
     void countsAreExactAfterReplayingWholeBatchesFromSeveralShards() {
         String region = "af-south-1";
-        DynamoDbLocal local = DynamoDbLocal.get();
+        LocalDynamoDb local = LocalDynamoDb.get();
         DynamoDbClient db = local.client(region);
-        String source = DynamoDbLocal.uniqueName("Usage");
-        String arn = DynamoDbLocal.createTable(db, source, StreamViewType.NEW_IMAGE, "id:S");
-        String view = DynamoDbLocal.uniqueName("UsageByHour");
-        DynamoDbLocal.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        String source = LocalDynamoDb.uniqueName("Usage");
+        String arn = LocalDynamoDb.createTable(db, source, StreamViewType.NEW_IMAGE, "id:S");
+        String view = LocalDynamoDb.uniqueName("UsageByHour");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
         Random random = new Random(3);
         Map<String, Integer> expected = new HashMap<>();
         long base = Instant.parse("2024-05-01T10:00:00Z").getEpochSecond();
@@ -60,7 +60,7 @@ class MaterializedViewSinkTest {
                     "at", n(Long.toString(at)))));
             expected.merge(user + "|" + HOUR.format(Instant.ofEpochSecond(at)), 1, Integer::sum);
             if (i == 80 || i == 160) {
-                DynamoDbLocal.rollover(db); // events from three shards feed the same view items
+                LocalDynamoDb.rollover(db); // events from three shards feed the same view items
             }
         }
         List<ChangeEvent<Map<String, AttributeValue>>> events = StreamReader.readAll(local.streams(region), arn)
@@ -87,10 +87,10 @@ class MaterializedViewSinkTest {
 
     @Test
     void twoUpdatesOfOneViewItemForOneEventAreRefused() {
-        DynamoDbLocal local = DynamoDbLocal.get();
-        String view = DynamoDbLocal.uniqueName("View");
+        LocalDynamoDb local = LocalDynamoDb.get();
+        String view = LocalDynamoDb.uniqueName("View");
         local.createTable(view, StreamViewType.KEYS_ONLY, "k:S");
-        String source = DynamoDbLocal.uniqueName("Src");
+        String source = LocalDynamoDb.uniqueName("Src");
         String arn = local.createTable(source, StreamViewType.NEW_IMAGE, "id:S");
         local.client().putItem(r -> r.tableName(source).item(Map.of("id", s("x"))));
         List<ChangeEvent<Map<String, AttributeValue>>> events = StreamReader.readAll(local.streams(), arn).stream()

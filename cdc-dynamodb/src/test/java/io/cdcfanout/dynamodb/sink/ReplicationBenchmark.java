@@ -4,7 +4,7 @@ import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.dynamodb.StreamReader;
 import io.cdcfanout.dynamodb.StreamRecords;
 import java.util.ArrayList;
@@ -36,9 +36,9 @@ public final class ReplicationBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
-        DynamoDbLocal local = DynamoDbLocal.get();
+        LocalDynamoDb local = LocalDynamoDb.get();
         DynamoDbClient db = local.client();
-        String source = DynamoDbLocal.uniqueName("BenchSource");
+        String source = LocalDynamoDb.uniqueName("BenchSource");
         String arn = local.createTable(source, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         Random random = new Random(1);
         System.out.printf("writing %d changes to %s ...%n", CHANGES, source);
@@ -46,10 +46,10 @@ public final class ReplicationBenchmark {
             String id = "k" + random.nextInt(2_000);
             int v = i;
             if (random.nextInt(10) == 0) {
-                db.deleteItem(r -> r.tableName(source).key(Map.of("id", DynamoDbLocal.s(id))));
+                db.deleteItem(r -> r.tableName(source).key(Map.of("id", LocalDynamoDb.s(id))));
             } else {
-                db.putItem(r -> r.tableName(source).item(Map.of("id", DynamoDbLocal.s(id),
-                        "v", DynamoDbLocal.n(Integer.toString(v)), "payload", DynamoDbLocal.s("x".repeat(200)))));
+                db.putItem(r -> r.tableName(source).item(Map.of("id", LocalDynamoDb.s(id),
+                        "v", LocalDynamoDb.n(Integer.toString(v)), "payload", LocalDynamoDb.s("x".repeat(200)))));
             }
             if (i % 2_000 == 1_999) {
                 System.out.printf("  %d written%n", i + 1);
@@ -80,8 +80,8 @@ public final class ReplicationBenchmark {
         System.exit(0); // DynamoDB Local's threads are not daemons
     }
 
-    private static String target(DynamoDbLocal local, String prefix) {
-        String table = DynamoDbLocal.uniqueName(prefix);
+    private static String target(LocalDynamoDb local, String prefix) {
+        String table = LocalDynamoDb.uniqueName(prefix);
         local.createTable(table, null, "id:S"); // no stream: measure the writes alone
         return table;
     }
@@ -89,7 +89,7 @@ public final class ReplicationBenchmark {
     private static void naive(DynamoDbClient db, String table, List<ChangeEvent<Map<String, AttributeValue>>> events) {
         for (ChangeEvent<Map<String, AttributeValue>> e : events) {
             if (e.operation() == Operation.REMOVE) {
-                db.deleteItem(r -> r.tableName(table).key(Map.of("id", DynamoDbLocal.s((String) e.key().values()
+                db.deleteItem(r -> r.tableName(table).key(Map.of("id", LocalDynamoDb.s((String) e.key().values()
                         .get("id")))));
             } else {
                 db.putItem(r -> r.tableName(table).item(e.after().orElseThrow()));

@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb.sink;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,7 +9,7 @@ import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.RetryPolicy;
 import io.cdcfanout.api.pipeline.Route;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import java.time.Duration;
@@ -41,8 +41,8 @@ class ReplicationEndToEndTest {
     @ParameterizedTest
     @EnumSource(ReplicationSink.WriteMode.class)
     void theReplicaConvergesDespiteThrottling(ReplicationSink.WriteMode mode) throws Exception {
-        DynamoDbLocal local = DynamoDbLocal.get();
-        String table = DynamoDbLocal.uniqueName("Accounts");
+        LocalDynamoDb local = LocalDynamoDb.get();
+        String table = LocalDynamoDb.uniqueName("Accounts");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         String region = mode == ReplicationSink.WriteMode.BATCHED ? "eu-central-2" : "eu-central-1";
         AtomicInteger writes = new AtomicInteger();
@@ -62,7 +62,7 @@ class ReplicationEndToEndTest {
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local")))
                 .overrideConfiguration(c -> c.addExecutionInterceptor(throttle))
                 .build();
-        DynamoDbLocal.createTable(local.client(region), table, null, "id:S");
+        LocalDynamoDb.createTable(local.client(region), table, null, "id:S");
 
         Random random = new Random(mode.ordinal());
         for (int i = 0; i < 400; i++) {

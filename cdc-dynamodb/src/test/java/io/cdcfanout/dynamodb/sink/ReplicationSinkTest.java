@@ -1,7 +1,7 @@
 package io.cdcfanout.dynamodb.sink;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,7 +10,7 @@ import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.api.sink.SinkUnavailableException;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.dynamodb.StreamReader;
 import io.cdcfanout.dynamodb.StreamRecords;
 import java.util.ArrayList;
@@ -28,7 +28,7 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 
 /** Replication into a table of a second "region" of DynamoDB Local. */
 class ReplicationSinkTest {
-    private final DynamoDbLocal local = DynamoDbLocal.get();
+    private final LocalDynamoDb local = LocalDynamoDb.get();
 
     private List<ChangeEvent<Map<String, AttributeValue>>> eventsOf(String arn) {
         return StreamReader.readAll(local.streams(), arn).stream()
@@ -38,10 +38,10 @@ class ReplicationSinkTest {
     @ParameterizedTest
     @EnumSource(ReplicationSink.WriteMode.class)
     void replaysAndLateDuplicatesNeverMoveAnItemBack(ReplicationSink.WriteMode mode) {
-        String table = DynamoDbLocal.uniqueName("Players");
+        String table = LocalDynamoDb.uniqueName("Players");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         DynamoDbClient target = local.client(mode == ReplicationSink.WriteMode.BATCHED ? "us-west-2" : "eu-west-2");
-        DynamoDbLocal.createTable(target, table, StreamViewType.NEW_IMAGE, "id:S");
+        LocalDynamoDb.createTable(target, table, StreamViewType.NEW_IMAGE, "id:S");
         Random random = new Random(7);
         for (int i = 0; i < 300; i++) {
             String id = "p" + random.nextInt(12);
@@ -84,10 +84,10 @@ class ReplicationSinkTest {
 
     @Test
     void anItemTheTargetRejectsFailsFatallyWithTheDynamoDbError() {
-        String table = DynamoDbLocal.uniqueName("Typed");
+        String table = LocalDynamoDb.uniqueName("Typed");
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         DynamoDbClient target = local.client("us-west-1");
-        DynamoDbLocal.createTable(target, table, StreamViewType.NEW_IMAGE, "id:N"); // a different key type
+        LocalDynamoDb.createTable(target, table, StreamViewType.NEW_IMAGE, "id:N"); // a different key type
         local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("abc"))));
         for (ReplicationSink.WriteMode mode : ReplicationSink.WriteMode.values()) {
             ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("o").writeMode(mode)
@@ -100,7 +100,7 @@ class ReplicationSinkTest {
 
     @Test
     void aMissingTargetTableHaltsTheRouteWithAClearMessage() {
-        String table = DynamoDbLocal.uniqueName("Source");
+        String table = LocalDynamoDb.uniqueName("Source");
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("a"))));
         ReplicationSink sink = ReplicationSink.builder().client(local.client("eu-south-1")).table("NoSuchTable")
@@ -113,10 +113,10 @@ class ReplicationSinkTest {
 
     @Test
     void ttlDeletesCanBeSkippedAndItemsReshaped() {
-        String table = DynamoDbLocal.uniqueName("Sessions");
+        String table = LocalDynamoDb.uniqueName("Sessions");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         DynamoDbClient target = local.client("eu-west-3");
-        DynamoDbLocal.createTable(target, table, null, "id:S");
+        LocalDynamoDb.createTable(target, table, null, "id:S");
         local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("s1"), "token", s("secret"),
                 "user", s("ann"))));
         local.client().deleteItem(r -> r.tableName(table).key(Map.of("id", s("s1"))));

@@ -1,14 +1,14 @@
 package io.cdcfanout.dynamodb.sink;
 
-import static io.cdcfanout.dynamodb.DynamoDbLocal.n;
-import static io.cdcfanout.dynamodb.DynamoDbLocal.s;
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.Route;
-import io.cdcfanout.dynamodb.DynamoDbLocal;
+import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import java.time.Duration;
@@ -25,15 +25,15 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
  * same keys on both sides at once: the tables converge, and no change bounces back and forth.
  */
 class TwoWayReplicationTest {
-    private final DynamoDbLocal local = DynamoDbLocal.get();
+    private final LocalDynamoDb local = LocalDynamoDb.get();
 
     @Test
     void twoTablesConvergeAfterConcurrentWritesWithoutLoops() throws Exception {
-        String table = DynamoDbLocal.uniqueName("GameState");
+        String table = LocalDynamoDb.uniqueName("GameState");
         DynamoDbClient east = local.client("us-east-2");
         DynamoDbClient west = local.client("ap-northeast-1");
-        String eastArn = DynamoDbLocal.createTable(east, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
-        String westArn = DynamoDbLocal.createTable(west, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        String eastArn = LocalDynamoDb.createTable(east, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        String westArn = LocalDynamoDb.createTable(west, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         Replicas.Activity activity = new Replicas.Activity(); // both directions
         RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
         AtomicLong clock = new AtomicLong(1_000); // the application's update counter, shared like a clock

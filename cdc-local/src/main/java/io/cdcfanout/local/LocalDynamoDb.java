@@ -1,4 +1,4 @@
-package io.cdcfanout.dynamodb;
+package io.cdcfanout.local;
 
 import com.amazonaws.services.dynamodbv2.local.main.ServerRunner;
 import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
@@ -27,19 +27,21 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
 
 /**
- * One in-process DynamoDB Local server (in memory, random loopback port, test controls on) per test
- * JVM, with clients for it. Its threads are not daemons; the surefire fork exits regardless.
+ * DynamoDB Local in-process: in memory, on a random loopback port, with its test controls (shard
+ * rollover, time dilation) switched on, and clients for it. Each region is a separate database.
+ * DynamoDB Local's threads are not daemons and outlive {@link #close()}: a {@code main} that uses it
+ * ends with {@code System.exit}.
  */
-public final class DynamoDbLocal {
+public final class LocalDynamoDb {
     private static final AtomicInteger TABLES = new AtomicInteger();
-    private static DynamoDbLocal instance;
+    private static LocalDynamoDb instance;
 
     private final DynamoDBProxyServer server;
     private final URI endpoint;
     private final DynamoDbClient client;
     private final DynamoDbStreamsClient streams;
 
-    private DynamoDbLocal() throws Exception {
+    private LocalDynamoDb() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -62,10 +64,10 @@ public final class DynamoDbLocal {
     }
 
     /** The shared server, started on first use. */
-    public static synchronized DynamoDbLocal get() {
+    public static synchronized LocalDynamoDb get() {
         if (instance == null) {
             try {
-                instance = new DynamoDbLocal();
+                instance = new LocalDynamoDb();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             } catch (Exception e) {

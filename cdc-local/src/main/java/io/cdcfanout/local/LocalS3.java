@@ -1,4 +1,4 @@
-package io.cdcfanout.s3sink;
+package io.cdcfanout.local;
 
 import java.net.URI;
 import java.time.Duration;
@@ -17,24 +17,35 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
- * s3proxy with its in-memory blob store, on a random loopback port, reached path-style by the real
- * SDK client.
+ * An S3-compatible server in-process: s3proxy with its in-memory blob store, on a random loopback
+ * port, reached path-style by the real SDK client. Its threads are daemons.
  */
-final class S3Stand implements AutoCloseable {
-    static final String ACCESS_KEY = "cdc-access";
-    static final String SECRET_KEY = "cdc-secret";
+public final class LocalS3 implements AutoCloseable {
+    /** The access key its clients sign with. */
+    public static final String ACCESS_KEY = "cdc-access";
+    /** The secret key its clients sign with. */
+    public static final String SECRET_KEY = "cdc-secret";
 
     private final S3Proxy proxy;
     private final List<S3Client> clients = new ArrayList<>();
 
-    S3Stand() throws Exception {
+    /**
+     * Starts the server.
+     *
+     * @throws IllegalStateException if it does not start
+     */
+    public LocalS3() {
         proxy = S3Proxy.builder().blobStore(new TransientNio2BlobStore())
                 .endpoint(URI.create("http://127.0.0.1:0"))
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 // Real S3 checks x-amz-expected-bucket-owner; s3proxy would refuse it as unknown.
                 .ignoreUnknownHeaders(true)
                 .build();
-        proxy.start();
+        try {
+            proxy.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("s3proxy did not start", e);
+        }
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (!"STARTED".equals(proxy.getState())) {
             if (System.nanoTime() > deadline) {
@@ -44,17 +55,18 @@ final class S3Stand implements AutoCloseable {
         }
     }
 
-    int port() {
+    /** The loopback port it listens on. */
+    public int port() {
         return proxy.getPort();
     }
 
-    /** A client of this server. */
-    S3Client client(ExecutionInterceptor... interceptors) {
+    /** A client of this server; closed with it. */
+    public S3Client client(ExecutionInterceptor... interceptors) {
         return client(port(), interceptors);
     }
 
     /** A client that sends its requests to {@code port} (a fault proxy in front of this server, say). */
-    S3Client client(int port, ExecutionInterceptor... interceptors) {
+    public S3Client client(int port, ExecutionInterceptor... interceptors) {
         S3Client c = S3Client.builder()
                 .endpointOverride(URI.create("http://127.0.0.1:" + port))
                 .forcePathStyle(true)
@@ -75,14 +87,14 @@ final class S3Stand implements AutoCloseable {
     }
 
     /** Creates a bucket and returns its name. */
-    String bucket(String name) {
+    public String bucket(String name) {
         S3Client c = client();
         c.createBucket(b -> b.bucket(name));
         return name;
     }
 
     /** Every object of the bucket: key to bytes as stored, in key order. */
-    TreeMap<String, byte[]> contents(String bucket) {
+    public TreeMap<String, byte[]> contents(String bucket) {
         S3Client c = client();
         TreeMap<String, byte[]> all = new TreeMap<>();
         for (S3Object o : c.listObjectsV2Paginator(l -> l.bucket(bucket)).contents()) {
