@@ -297,6 +297,25 @@ public final class LocalFirehose implements AutoCloseable {
         deliverDue(true);
     }
 
+    /**
+     * Waits until {@code count} objects have been delivered in all.
+     *
+     * @return whether they were, before the timeout
+     */
+    public boolean awaitDeliveries(int count, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (deliveryLock) {
+            while (deliveredKeys.size() < count) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(deliveryLock, left);
+            }
+            return true;
+        }
+    }
+
     /** The S3 keys delivered so far, in order. */
     public List<String> deliveredKeys() {
         synchronized (deliveryLock) {
@@ -335,6 +354,7 @@ public final class LocalFirehose implements AutoCloseable {
                 }
                 deliveredKeys.add(key);
                 p.bytes.reset();
+                deliveryLock.notifyAll();
             }
         }
     }
