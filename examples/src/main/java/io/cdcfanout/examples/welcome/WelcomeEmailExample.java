@@ -1,0 +1,101 @@
+package io.cdcfanout.examples.welcome;
+
+import io.cdcfanout.api.Operation;
+import io.cdcfanout.api.pipeline.BufferPolicy;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.dynamodb.DynamoDbImages;
+import io.cdcfanout.dynamodb.poller.CheckpointStore;
+import io.cdcfanout.dynamodb.poller.StreamPoller;
+import io.cdcfanout.examples.Embedded;
+import io.cdcfanout.examples.Flows;
+import io.cdcfanout.local.LocalDynamoDb;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Map;
+import software.amazon.awssdk.enhanced.dynamodb.TableSchema;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
+
+/**
+ * Welcome emails: customers sign up (INSERT), some change their name (MODIFY), one leaves (REMOVE).
+ * Only sign-ups send. Then the whole stream is read again from the start, as after a lost checkpoint:
+ * the outbox refuses every second copy.
+ */
+public final class WelcomeEmailExample {
+    /** The customers table. */
+    public static final String TABLE = "Customers";
+    /** The outbox table. */
+    public static final String OUTBOX = "Outbox";
+
+    /** Customers created, emails sent on the first pass, emails sent on the replay, copies refused, outbox rows. */
+    public record Result(int customers, long sent, long sentOnReplay, long refusedOnReplay, int outbox) {
+    }
+
+    private WelcomeEmailExample() {
+    }
+
+    public static void main(String[] args) {
+        try (Embedded env = new Embedded()) {
+            System.out.println(run(env, System.out));
+        }
+        System.exit(0);
+    }
+
+    public static Result run(Embedded env, PrintStream out) {
+        DynamoDbClient db = env.dynamoDb();
+        LocalDynamoDb.createTable(db, TABLE, StreamViewType.NEW_AND_OLD_IMAGES, "customerId:S");
+        LocalDynamoDb.createTable(db, OUTBOX, null, "messageId:S");
+        EmailSender outbox = new OutboxEmailSender(db, OUTBOX);
+
+        String[][] people = {{"Ada", "ada@example.com"}, {"Grace", "grace@example.com"},
+            {"Linus", "linus@example.com"}, {"Barbara", "barbara@example.com"}, {"Ken", "ken@example.com"}};
+        WelcomeEmailSink first = new WelcomeEmailSink(outbox);
+        Flows.Progress progress = new Flows.Progress(out);
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(first, progress);
+                StreamPoller poller = StreamPoller.builder().streamsClient(env.streams(env.home())).table(TABLE, db)
+                        .pipeline(pipeline).pollInterval(Duration.ofMillis(20)).build().start()) {
+            for (int i = 0; i < people.length; i++) {
+                String id = "C-" + (i + 1);
+                String[] p = people[i];
+                db.putItem(r -> r.tableName(TABLE).item(Map.of("customerId", AttributeValue.fromS(id),
+                        "name", AttributeValue.fromS(p[0]), "email", AttributeValue.fromS(p[1]))));
+            }
+            db.updateItem(u -> u.tableName(TABLE).key(Map.of("customerId", AttributeValue.fromS("C-1")))
+                    .updateExpression("SET #n = :n").expressionAttributeNames(Map.of("#n", "name"))
+                    .expressionAttributeValues(Map.of(":n", AttributeValue.fromS("Ada Lovelace"))));
+            db.deleteItem(d -> d.tableName(TABLE).key(Map.of("customerId", AttributeValue.fromS("C-5"))));
+            out.println("  " + people.length + " sign-ups, 1 name change, 1 account closed");
+            progress.await(() -> first.sent() >= people.length, poller, Duration.ofSeconds(60), "the welcome emails");
+        }
+        out.println("  sent " + first.sent() + " welcome emails (the MODIFY and the REMOVE sent none)");
+
+        // A replay from the start of the stream, as after a lost checkpoint: a new poller, a new store.
+        WelcomeEmailSink replay = new WelcomeEmailSink(outbox);
+        Flows.Progress again = new Flows.Progress(out);
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(replay, again);
+                StreamPoller poller = StreamPoller.builder().streamsClient(env.streams(env.home())).table(TABLE, db)
+                        .checkpointStore(CheckpointStore.inMemory()).pipeline(pipeline)
+                        .pollInterval(Duration.ofMillis(20)).build().start()) {
+            again.await(() -> replay.sent() + replay.duplicates() >= people.length, poller, Duration.ofSeconds(60),
+                    "the replayed sign-ups");
+        }
+        int rows = db.scan(s -> s.tableName(OUTBOX)).count();
+        out.println("  replayed the stream: " + replay.sent() + " sent, " + replay.duplicates()
+                + " refused as already sent; the outbox holds " + rows + " emails");
+        return new Result(people.length, first.sent(), replay.sent(), replay.duplicates(), rows);
+    }
+
+    private static Pipeline<Map<String, AttributeValue>> pipeline(WelcomeEmailSink sink, Flows.Progress progress) {
+        return Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("welcome")
+                        .operations(Operation.INSERT)
+                        .transform(DynamoDbImages.typed(TableSchema.fromBean(Customer.class)))
+                        .sink(sink)
+                        .buffer(BufferPolicy.builder().maxEvents(25).maxAge(Duration.ofMillis(100)).build())
+                        .build())
+                .listener(progress)
+                .build();
+    }
+}
