@@ -44,6 +44,7 @@ public final class Demo {
     /** Runs every flow, printing progress and then the summary; returns the summary's lines. */
     public static List<Line> run(PrintStream out) {
         List<Line> summary = new ArrayList<>();
+        Map<String, Long> totals;
         long started = System.nanoTime();
         out.println("cdc-fanout demo: starting DynamoDB Local, S3 (s3proxy) and the Firehose stand-in on loopback");
         try (Embedded env = new Embedded()) {
@@ -63,8 +64,11 @@ public final class Demo {
             summary.add(new Line("invoices", invoices.changes() + " changes; s3://" + Embedded.BUCKET + "/"
                     + InvoiceArchive.PREFIX + "/: " + invoices.s3Objects().size() + " objects, " + direct
                     + " events; s3://" + Embedded.BUCKET + "/" + Embedded.FIREHOSE_PREFIX + ": "
-                    + invoices.firehoseObjects().size() + " objects, " + viaFirehose + " events; max lag "
-                    + invoices.maxLagMillis() + " ms", once && invoices.deadLetters().isEmpty()));
+                    + invoices.firehoseObjects().size() + " objects, " + viaFirehose + " events",
+                    once && invoices.deadLetters().isEmpty()));
+            summary.add(new Line("lag", "write to delivery, through the poller: p50 " + invoices.lag(0.5)
+                    + " ms, p99 " + invoices.lag(0.99) + " ms, max " + invoices.lag(1.0) + " ms over "
+                    + invoices.lagMillis().size() + " invoices", invoices.lagMillis().size() == 300));
             invoices.s3Objects().keySet().forEach(k -> out.println("    s3://" + Embedded.BUCKET + "/" + k));
             invoices.firehoseObjects().keySet().forEach(k -> out.println("    s3://" + Embedded.BUCKET + "/" + k));
 
@@ -97,7 +101,21 @@ public final class Demo {
             summary.add(new Line("friends", friends.notifications() + " notifications (expected " + friends.expected()
                     + "); dead letters: " + friends.deadLetters().size(),
                     friends.notifications() == friends.expected() && friends.deadLetters().size() == 1));
+            totals = env.totals();
         }
+        out.println();
+        out.println("Events per route (delivered; dead-lettered)");
+        totals.forEach((name, count) -> {
+            if (name.endsWith(".delivered")) {
+                String route = name.substring(0, name.length() - ".delivered".length());
+                long dead = totals.getOrDefault(route + ".deadLettered", 0L);
+                out.printf("  %-16s %6d%s%n", route, count, dead == 0 ? "" : "; " + dead + " dead-lettered");
+            }
+        });
+        long deadLetters = totals.entrySet().stream().filter(e -> e.getKey().endsWith(".deadLettered"))
+                .mapToLong(Map.Entry::getValue).sum();
+        summary.add(new Line("dead letters", deadLetters + " (the picture posted to a group that doesn't exist)",
+                deadLetters == 1));
         out.println();
         out.println("Summary (" + (System.nanoTime() - started) / 1_000_000 + " ms)");
         for (Line line : summary) {

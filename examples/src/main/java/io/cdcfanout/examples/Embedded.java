@@ -6,7 +6,12 @@ import io.cdcfanout.local.LocalS3;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.io.PrintStream;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
 import software.amazon.awssdk.services.firehose.FirehoseClient;
@@ -26,6 +31,7 @@ public final class Embedded implements AutoCloseable {
 
     private final String home;
     private final String away;
+    private final Map<String, AtomicLong> totals = new ConcurrentHashMap<>();
     private final LocalDynamoDb dynamo;
     private final LocalS3 s3;
     private final LocalFirehose firehose;
@@ -56,6 +62,18 @@ public final class Embedded implements AutoCloseable {
     /** A second region's name, for replicas. */
     public String away() {
         return away;
+    }
+
+    /** A progress listener for one flow, whose counts also add up in {@link #totals()}. */
+    public Flows.Progress progress(PrintStream out) {
+        return new Flows.Progress(out, totals);
+    }
+
+    /** Counts of every flow run on this instance, by {@code <route>.<counter>}, in name order. */
+    public Map<String, Long> totals() {
+        Map<String, Long> copy = new TreeMap<>();
+        totals.forEach((k, v) -> copy.put(k, v.get()));
+        return copy;
     }
 
     /** A DynamoDB client of the home region. */

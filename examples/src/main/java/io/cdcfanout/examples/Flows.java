@@ -26,8 +26,17 @@ public final class Flows {
         private final AtomicLong maxLagMillis = new AtomicLong();
         private long lastPrint = System.nanoTime();
 
+        private final Map<String, AtomicLong> totals;
+
+        /** A listener that prints to {@code out}. */
         public Progress(PrintStream out) {
+            this(out, new ConcurrentHashMap<>());
+        }
+
+        /** A listener that also adds every count to {@code totals} (shared by several flows). */
+        public Progress(PrintStream out, Map<String, AtomicLong> totals) {
             this.out = out;
+            this.totals = totals;
         }
 
         @Override
@@ -55,6 +64,7 @@ public final class Flows {
 
         private void add(String name, long delta) {
             counts.computeIfAbsent(name, k -> new AtomicLong()).addAndGet(delta);
+            totals.computeIfAbsent(name, k -> new AtomicLong()).addAndGet(delta);
             synchronized (this) {
                 notifyAll();
             }

@@ -56,7 +56,7 @@ public final class FriendNotificationExample {
             {"chess", "bob"}, {"ghosts", "zed"}};
 
         List<DeadLetter> deadLetters = new ArrayList<>();
-        Flows.Progress progress = new Flows.Progress(out);
+        Flows.Progress progress = env.progress(out);
         int expected = 0;
         try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder("friends")

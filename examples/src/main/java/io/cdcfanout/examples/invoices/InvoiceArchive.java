@@ -30,9 +30,9 @@ public final class InvoiceArchive {
     private InvoiceArchive() {
     }
 
-    /** The archive pipeline: routes {@code firehose} and {@code s3}. */
-    public static Pipeline<Map<String, AttributeValue>> pipeline(S3Client s3, String bucket, FirehoseClient firehose,
-            String deliveryStream, PipelineListener listener, DeadLetterSink deadLetters) {
+    /** The archive pipeline, with routes {@code firehose} and {@code s3}; more routes can be added. */
+    public static Pipeline.Builder<Map<String, AttributeValue>> pipeline(S3Client s3, String bucket,
+            FirehoseClient firehose, String deliveryStream, PipelineListener listener, DeadLetterSink deadLetters) {
         JsonLinesSerializer jsonLines = JsonLinesSerializer.plain();
         RetryPolicy retry = RetryPolicy.builder().maxAttempts(8).initialBackoff(Duration.ofMillis(100)).build();
         return Pipeline.<Map<String, AttributeValue>>builder()
@@ -50,7 +50,6 @@ public final class InvoiceArchive {
                         .retry(retry)
                         .build())
                 .listener(listener)
-                .deadLetterSink(deadLetters)
-                .build();
+                .deadLetterSink(deadLetters);
     }
 }

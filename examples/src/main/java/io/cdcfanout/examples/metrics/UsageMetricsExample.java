@@ -93,7 +93,7 @@ public final class UsageMetricsExample {
         List<Map<String, Long>> passes = new java.util.ArrayList<>();
         for (int pass = 1; pass <= 3; pass++) {
             // Each pass is a new poller with an empty checkpoint store: it reads the stream from the start.
-            Flows.Progress progress = new Flows.Progress(out);
+            Flows.Progress progress = env.progress(out);
             try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
                     .route(Route.<Map<String, AttributeValue>>builder("usage").sink(view)
                             .buffer(BufferPolicy.builder().maxEvents(200).maxAge(Duration.ofMillis(100)).build())

@@ -81,7 +81,7 @@ public final class MoviesExample {
             }
             return SinkResult.allDelivered(batch.size());
         };
-        Flows.Progress progress = new Flows.Progress(out);
+        Flows.Progress progress = env.progress(out);
         Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder("print").sink(printer)
                         .buffer(BufferPolicy.builder().maxEvents(100).maxAge(Duration.ofMillis(50)).build()).build())

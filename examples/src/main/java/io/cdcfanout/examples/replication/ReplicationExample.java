@@ -60,7 +60,7 @@ public final class ReplicationExample {
         // One way: home -> away.
         createTable(home, CUSTOMERS, true);
         createTable(away, CUSTOMERS, false);
-        Flows.Progress progress = new Flows.Progress(out);
+        Flows.Progress progress = env.progress(out);
         boolean replicaEqual;
         int items;
         try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
@@ -97,7 +97,7 @@ public final class ReplicationExample {
         // Two ways: home <-> away, last writer wins by updatedAt.
         createTable(home, GAME_STATE, true);
         createTable(away, GAME_STATE, true);
-        Flows.Progress twoWay = new Flows.Progress(out);
+        Flows.Progress twoWay = env.progress(out);
         AtomicLong clock = new AtomicLong(1_000); // the game's update counter, shared like a clock
         long changes = 0;
         long taken;

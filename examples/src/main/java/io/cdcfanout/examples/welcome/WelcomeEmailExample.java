@@ -52,7 +52,7 @@ public final class WelcomeEmailExample {
         String[][] people = {{"Ada", "ada@example.com"}, {"Grace", "grace@example.com"},
             {"Linus", "linus@example.com"}, {"Barbara", "barbara@example.com"}, {"Ken", "ken@example.com"}};
         WelcomeEmailSink first = new WelcomeEmailSink(outbox);
-        Flows.Progress progress = new Flows.Progress(out);
+        Flows.Progress progress = env.progress(out);
         try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(first, progress);
                 StreamPoller poller = StreamPoller.builder().streamsClient(env.streams(env.home())).table(TABLE, db)
                         .pipeline(pipeline).pollInterval(Duration.ofMillis(20)).build().start()) {
@@ -73,7 +73,7 @@ public final class WelcomeEmailExample {
 
         // A replay from the start of the stream, as after a lost checkpoint: a new poller, a new store.
         WelcomeEmailSink replay = new WelcomeEmailSink(outbox);
-        Flows.Progress again = new Flows.Progress(out);
+        Flows.Progress again = env.progress(out);
         try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(replay, again);
                 StreamPoller poller = StreamPoller.builder().streamsClient(env.streams(env.home())).table(TABLE, db)
                         .checkpointStore(CheckpointStore.inMemory()).pipeline(pipeline)

@@ -1,0 +1,59 @@
+package io.cdcfanout.examples.deploy;
+
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.api.pipeline.PipelineListener;
+import io.cdcfanout.dynamodb.JsonLinesSerializer;
+import io.cdcfanout.dynamodb.poller.DynamoDbCheckpointStore;
+import io.cdcfanout.dynamodb.poller.StreamPoller;
+import io.cdcfanout.examples.invoices.InvoiceArchive;
+import io.cdcfanout.examples.invoices.S3DeadLetters;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
+import software.amazon.awssdk.services.firehose.FirehoseClient;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/**
+ * The invoice archive as a long-running service (a container on ECS Fargate, say): the embedded poller
+ * with checkpoints in a DynamoDB table, so a replacement task resumes where the last one stopped.
+ * Environment: {@code SOURCE_TABLE}, {@code CHECKPOINT_TABLE}, {@code ARCHIVE_BUCKET},
+ * {@code DELIVERY_STREAM}. Stops cleanly on SIGTERM (ECS sends it before SIGKILL): the poller drains
+ * and checkpoints. See {@code examples/deploy/Dockerfile}.
+ */
+public final class PollerService {
+    private PollerService() {
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        DynamoDbClient db = DynamoDbClient.create();
+        S3Client s3 = S3Client.create();
+        String bucket = env("ARCHIVE_BUCKET");
+        Pipeline<Map<String, AttributeValue>> pipeline = InvoiceArchive.pipeline(s3, bucket, FirehoseClient.create(),
+                env("DELIVERY_STREAM"), new PipelineListener() { },
+                new S3DeadLetters(s3, bucket, "dead-letters", JsonLinesSerializer.plain())).build();
+        StreamPoller poller = StreamPoller.builder()
+                .streamsClient(DynamoDbStreamsClient.create())
+                .table(env("SOURCE_TABLE"), db)
+                .checkpointStore(DynamoDbCheckpointStore.builder().client(db).table(env("CHECKPOINT_TABLE")).build())
+                .pipeline(pipeline)
+                .build()
+                .start();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            poller.close();    // drains the pipeline and saves the last checkpoints
+            pipeline.close();
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
+    }
+
+    private static String env(String name) {
+        String value = System.getenv(name);
+        if (value == null || value.isBlank()) {
+            throw new IllegalStateException("environment variable " + name + " must be set");
+        }
+        return value;
+    }
+}
