@@ -679,6 +679,8 @@ public final class StreamPoller implements AutoCloseable {
         public static final long DEFAULT_SHARD_DISCOVERY_MILLIS = 10_000;
         /** Default for {@link #closeTimeout}, in milliseconds. */
         public static final long DEFAULT_CLOSE_TIMEOUT_MILLIS = 30_000;
+        /** Default for {@link #maxBackoff}, in milliseconds. */
+        public static final long DEFAULT_MAX_BACKOFF_MILLIS = 10_000;
 
         private DynamoDbStreamsClient streams;
         private DynamoDbClient dynamoDb;
@@ -691,7 +693,7 @@ public final class StreamPoller implements AutoCloseable {
         private int recordsPerCall = DEFAULT_RECORDS_PER_CALL;
         private int maxBatchesInFlight = DEFAULT_MAX_BATCHES_IN_FLIGHT;
         private Duration shardDiscoveryInterval = Duration.ofMillis(DEFAULT_SHARD_DISCOVERY_MILLIS);
-        private Duration maxBackoff = Duration.ofSeconds(10);
+        private Duration maxBackoff = Duration.ofMillis(DEFAULT_MAX_BACKOFF_MILLIS);
         private Duration closeTimeout = Duration.ofMillis(DEFAULT_CLOSE_TIMEOUT_MILLIS);
         private DataLossPolicy onDataLoss = DataLossPolicy.FAIL;
         private PollerListener listener = new PollerListener() {
