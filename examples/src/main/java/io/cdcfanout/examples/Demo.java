@@ -76,9 +76,10 @@ public final class Demo {
             out.println("[3/6] Welcome email: only sign-ups send, and a replay sends nothing twice");
             WelcomeEmailExample.Result welcome = WelcomeEmailExample.run(env, out);
             summary.add(new Line("welcome", welcome.sent() + " emails for " + welcome.customers()
-                    + " sign-ups; replay sent " + welcome.sentOnReplay() + ", refused " + welcome.refusedOnReplay(),
+                    + " sign-ups, none for " + welcome.ttlExpiries() + " TTL expiry; replay sent "
+                    + welcome.sentOnReplay() + ", refused " + welcome.refusedOnReplay(),
                     welcome.sent() == welcome.customers() && welcome.sentOnReplay() == 0
-                            && welcome.outbox() == welcome.customers()));
+                            && welcome.outbox() == welcome.customers() && welcome.ttlExpiries() == 1));
 
             out.println();
             out.println("[4/6] Replication: one way to a second region, then two ways without loops");

@@ -4,6 +4,7 @@ import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.dynamodb.DynamoDbImages;
 import io.cdcfanout.dynamodb.poller.CheckpointStore;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
@@ -12,6 +13,8 @@ import io.cdcfanout.examples.Flows;
 import io.cdcfanout.local.LocalDynamoDb;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
 import java.util.Map;
 import software.amazon.awssdk.enhanced.dynamodb.TableSchema;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
@@ -29,8 +32,12 @@ public final class WelcomeEmailExample {
     /** The outbox table. */
     public static final String OUTBOX = "Outbox";
 
-    /** Customers created, emails sent on the first pass, emails sent on the replay, copies refused, outbox rows. */
-    public record Result(int customers, long sent, long sentOnReplay, long refusedOnReplay, int outbox) {
+    /**
+     * Customers created, emails sent on the first pass, emails sent on the replay, copies refused, outbox
+     * rows, TTL expiries seen.
+     */
+    public record Result(int customers, long sent, long sentOnReplay, long refusedOnReplay, int outbox,
+            long ttlExpiries) {
     }
 
     private WelcomeEmailExample() {
@@ -47,11 +54,16 @@ public final class WelcomeEmailExample {
         DynamoDbClient db = env.dynamoDb();
         LocalDynamoDb.createTable(db, TABLE, StreamViewType.NEW_AND_OLD_IMAGES, "customerId:S");
         LocalDynamoDb.createTable(db, OUTBOX, null, "messageId:S");
+        // Trial accounts expire through DynamoDB's TTL; an expiry is a REMOVE by the service.
+        db.updateTimeToLive(r -> r.tableName(TABLE)
+                .timeToLiveSpecification(t -> t.enabled(true).attributeName("expiresAt")));
         EmailSender outbox = new OutboxEmailSender(db, OUTBOX);
 
         String[][] people = {{"Ada", "ada@example.com"}, {"Grace", "grace@example.com"},
-            {"Linus", "linus@example.com"}, {"Barbara", "barbara@example.com"}, {"Ken", "ken@example.com"}};
+            {"Linus", "linus@example.com"}, {"Barbara", "barbara@example.com"}, {"Ken", "ken@example.com"},
+            {"Trial", "trial@example.com"}};
         WelcomeEmailSink first = new WelcomeEmailSink(outbox);
+        long ttlExpiries;
         Flows.Progress progress = env.progress(out);
         try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(first, progress);
                 StreamPoller poller = StreamPoller.builder().streamsClient(env.streams(env.home())).table(TABLE, db)
@@ -59,17 +71,24 @@ public final class WelcomeEmailExample {
             for (int i = 0; i < people.length; i++) {
                 String id = "C-" + (i + 1);
                 String[] p = people[i];
-                db.putItem(r -> r.tableName(TABLE).item(Map.of("customerId", AttributeValue.fromS(id),
-                        "name", AttributeValue.fromS(p[0]), "email", AttributeValue.fromS(p[1]))));
+                Map<String, AttributeValue> item = new HashMap<>(Map.of("customerId", AttributeValue.fromS(id),
+                        "name", AttributeValue.fromS(p[0]), "email", AttributeValue.fromS(p[1])));
+                if (p[0].equals("Trial")) { // expired an hour ago: the TTL sweeper removes it soon
+                    item.put("expiresAt", AttributeValue.fromN(Long.toString(Instant.now().getEpochSecond() - 3600)));
+                }
+                db.putItem(r -> r.tableName(TABLE).item(item));
             }
             db.updateItem(u -> u.tableName(TABLE).key(Map.of("customerId", AttributeValue.fromS("C-1")))
                     .updateExpression("SET #n = :n").expressionAttributeNames(Map.of("#n", "name"))
                     .expressionAttributeValues(Map.of(":n", AttributeValue.fromS("Ada Lovelace"))));
             db.deleteItem(d -> d.tableName(TABLE).key(Map.of("customerId", AttributeValue.fromS("C-5"))));
-            out.println("  " + people.length + " sign-ups, 1 name change, 1 account closed");
-            progress.await(() -> first.sent() >= people.length, poller, Duration.ofSeconds(60), "the welcome emails");
+            out.println("  " + people.length + " sign-ups (one a trial that has expired), 1 name change, 1 account closed");
+            progress.await(() -> first.sent() >= people.length && progress.count("ttl-expiries.delivered") >= 1,
+                    poller, Duration.ofSeconds(60), "the welcome emails and the trial's TTL expiry");
         }
-        out.println("  sent " + first.sent() + " welcome emails (the MODIFY and the REMOVE sent none)");
+        ttlExpiries = progress.count("ttl-expiries.delivered");
+        out.println("  sent " + first.sent() + " welcome emails; the MODIFY, the REMOVE and the TTL expiry ("
+                + progress.count("ttl-expiries.delivered") + ") sent none");
 
         // A replay from the start of the stream, as after a lost checkpoint: a new poller, a new store.
         WelcomeEmailSink replay = new WelcomeEmailSink(outbox);
@@ -84,7 +103,7 @@ public final class WelcomeEmailExample {
         int rows = db.scan(s -> s.tableName(OUTBOX)).count();
         out.println("  replayed the stream: " + replay.sent() + " sent, " + replay.duplicates()
                 + " refused as already sent; the outbox holds " + rows + " emails");
-        return new Result(people.length, first.sent(), replay.sent(), replay.duplicates(), rows);
+        return new Result(people.length, first.sent(), replay.sent(), replay.duplicates(), rows, ttlExpiries);
     }
 
     private static Pipeline<Map<String, AttributeValue>> pipeline(WelcomeEmailSink sink, Flows.Progress progress) {
@@ -94,6 +113,10 @@ public final class WelcomeEmailExample {
                         .transform(DynamoDbImages.typed(TableSchema.fromBean(Customer.class)))
                         .sink(sink)
                         .buffer(BufferPolicy.builder().maxEvents(25).maxAge(Duration.ofMillis(100)).build())
+                        .build())
+                .route(Route.<Map<String, AttributeValue>>builder("ttl-expiries")   // counted, never mailed
+                        .filter(e -> e.ttlExpiry())
+                        .sink(batch -> SinkResult.allDelivered(batch.size()))
                         .build())
                 .listener(progress)
                 .build();
