@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.io.PrintStream;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -62,6 +63,21 @@ public final class Embedded implements AutoCloseable {
     /** A second region's name, for replicas. */
     public String away() {
         return away;
+    }
+
+    /**
+     * Runs {@code flow} on a fresh embedded default, prints what it returns, and exits the JVM: DynamoDB
+     * Local's threads are not daemons, so a {@code main} would not end by itself. Exits 1 if the flow throws.
+     */
+    public static void runAndExit(Function<Embedded, ?> flow) {
+        int status = 0;
+        try (Embedded env = new Embedded()) {
+            System.out.println(flow.apply(env));
+        } catch (RuntimeException e) {
+            e.printStackTrace();
+            status = 1;
+        }
+        System.exit(status);
     }
 
     /** A progress listener for one flow, whose counts also add up in {@link #totals()}. */

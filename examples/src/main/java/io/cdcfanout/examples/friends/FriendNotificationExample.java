@@ -36,10 +36,7 @@ public final class FriendNotificationExample {
     }
 
     public static void main(String[] args) {
-        try (Embedded env = new Embedded()) {
-            System.out.println(run(env, System.out));
-        }
-        System.exit(0);
+        Embedded.runAndExit(env -> run(env, System.out));
     }
 
     public static Result run(Embedded env, PrintStream out) {

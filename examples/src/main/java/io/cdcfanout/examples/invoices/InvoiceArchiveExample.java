@@ -60,11 +60,7 @@ public final class InvoiceArchiveExample {
     }
 
     public static void main(String[] args) {
-        try (Embedded env = new Embedded()) {
-            Result r = run(env, System.out, 300);
-            System.out.println(r.s3Objects().keySet());
-        }
-        System.exit(0);
+        Embedded.runAndExit(env -> run(env, System.out, 300).s3Objects().keySet());
     }
 
     /** Issues {@code invoices} invoices, pays a quarter and voids a tenth, and archives every change. */

@@ -51,10 +51,7 @@ public final class UsageMetricsExample {
     }
 
     public static void main(String[] args) {
-        try (Embedded env = new Embedded()) {
-            System.out.println(run(env, System.out));
-        }
-        System.exit(0);
+        Embedded.runAndExit(env -> run(env, System.out));
     }
 
     /** The view updates of one event: an INSERT of a call adds one to (user, hour). */

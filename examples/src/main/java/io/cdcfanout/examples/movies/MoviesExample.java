@@ -51,10 +51,7 @@ public final class MoviesExample {
     }
 
     public static void main(String[] args) {
-        try (Embedded env = new Embedded()) {
-            run(env, System.out);
-        }
-        System.exit(0); // DynamoDB Local's threads are not daemons
+        Embedded.runAndExit(env -> run(env, System.out));
     }
 
     /** Runs the three steps and prints the change events they cause. */

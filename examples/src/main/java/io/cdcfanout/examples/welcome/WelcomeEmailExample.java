@@ -44,10 +44,7 @@ public final class WelcomeEmailExample {
     }
 
     public static void main(String[] args) {
-        try (Embedded env = new Embedded()) {
-            System.out.println(run(env, System.out));
-        }
-        System.exit(0);
+        Embedded.runAndExit(env -> run(env, System.out));
     }
 
     public static Result run(Embedded env, PrintStream out) {
