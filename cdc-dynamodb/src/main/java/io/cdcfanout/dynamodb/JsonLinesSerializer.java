@@ -94,11 +94,11 @@ public final class JsonLinesSerializer implements EventSerializer {
             writeKey(g, raw.key());
             if (raw.before().isPresent()) {
                 g.writeFieldName("before");
-                writeValue(g, "before", raw.before().get());
+                writeImage(g, "before", raw.before().get());
             }
             if (raw.after().isPresent()) {
                 g.writeFieldName("after");
-                writeValue(g, "after", raw.after().get());
+                writeImage(g, "after", raw.after().get());
             }
             g.writeStringField("time", raw.creationTime().toString());
             g.writeObjectFieldStart("position");
@@ -145,21 +145,49 @@ public final class JsonLinesSerializer implements EventSerializer {
         g.writeEndObject();
     }
 
-    private void writeValue(JsonGenerator g, String path, Object v) throws IOException {
-        if (v instanceof AttributeValue av) {
-            if (format == Format.PLAIN) {
-                writePlain(g, path, av);
-            } else {
-                writeTyped(g, path, av);
-            }
-        } else if (v instanceof Map<?, ?> m) {
-            writeMap(g, path, m);
-        } else {
-            writeJava(g, path, v);
+    private void writeImage(JsonGenerator g, String name, Object image) throws IOException {
+        try {
+            writeValue(g, image);
+        } catch (BadValue e) {
+            throw new IllegalArgumentException("attribute '" + name + e.where + "' " + e.rule);
         }
     }
 
-    private void writeMap(JsonGenerator g, String path, Map<?, ?> m) throws IOException {
+    /**
+     * A value this serializer can't write. Its location is prepended segment by segment on the way out,
+     * so writing a valid image builds no location strings at all.
+     */
+    private static final class BadValue extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final String rule;
+        private String where = "";
+
+        BadValue(String rule) {
+            super(rule, null, false, false);
+            this.rule = rule;
+        }
+
+        BadValue at(String segment) {
+            where = segment + where;
+            return this;
+        }
+    }
+
+    private void writeValue(JsonGenerator g, Object v) throws IOException {
+        if (v instanceof AttributeValue av) {
+            if (format == Format.PLAIN) {
+                writePlain(g, av);
+            } else {
+                writeTyped(g, av);
+            }
+        } else if (v instanceof Map<?, ?> m) {
+            writeMap(g, m);
+        } else {
+            writeJava(g, v);
+        }
+    }
+
+    private void writeMap(JsonGenerator g, Map<?, ?> m) throws IOException {
         g.writeStartObject();
         Object[] names = m.keySet().toArray();
         if (names.length > 1) {
@@ -167,15 +195,19 @@ public final class JsonLinesSerializer implements EventSerializer {
         }
         for (Object name : names) {
             g.writeFieldName(name.toString());
-            writeValue(g, path + "." + name, m.get(name));
+            try {
+                writeValue(g, m.get(name));
+            } catch (BadValue e) {
+                throw e.at("." + name);
+            }
         }
         g.writeEndObject();
     }
 
-    private static void writePlain(JsonGenerator g, String path, AttributeValue v) throws IOException {
+    private static void writePlain(JsonGenerator g, AttributeValue v) throws IOException {
         switch (v.type()) {
             case S -> g.writeString(v.s());
-            case N -> writeNumber(g, path, v.n());
+            case N -> writeNumber(g, v.n());
             case B -> writeBinary(g, v.b());
             case BOOL -> g.writeBoolean(v.bool());
             case NUL -> g.writeNull();
@@ -189,7 +221,7 @@ public final class JsonLinesSerializer implements EventSerializer {
             case NS -> {
                 g.writeStartArray();
                 for (String n : v.ns()) {
-                    writeNumber(g, path, n);
+                    writeNumber(g, n);
                 }
                 g.writeEndArray();
             }
@@ -204,28 +236,37 @@ public final class JsonLinesSerializer implements EventSerializer {
                 g.writeStartArray();
                 List<AttributeValue> l = v.l();
                 for (int i = 0; i < l.size(); i++) {
-                    writePlain(g, path + "[" + i + "]", l.get(i));
+                    try {
+                        writePlain(g, l.get(i));
+                    } catch (BadValue e) {
+                        throw e.at("[" + i + "]");
+                    }
                 }
                 g.writeEndArray();
             }
             case M -> {
                 g.writeStartObject();
-                for (String name : sortedNames(v.m())) {
+                Map<String, AttributeValue> m = v.m();
+                for (String name : sortedNames(m)) {
                     g.writeFieldName(name);
-                    writePlain(g, path + "." + name, v.m().get(name));
+                    try {
+                        writePlain(g, m.get(name));
+                    } catch (BadValue e) {
+                        throw e.at("." + name);
+                    }
                 }
                 g.writeEndObject();
             }
-            default -> throw unknown(path);
+            default -> throw unknown();
         }
     }
 
-    private static void writeTyped(JsonGenerator g, String path, AttributeValue v) throws IOException {
+    private static void writeTyped(JsonGenerator g, AttributeValue v) throws IOException {
         g.writeStartObject();
         switch (v.type()) {
             case S -> g.writeStringField("S", v.s());
             case N -> {
-                checkNumber(path, v.n());
+                checkNumber(v.n());
                 g.writeStringField("N", v.n());
             }
             case B -> {
@@ -236,7 +277,7 @@ public final class JsonLinesSerializer implements EventSerializer {
             case NUL -> g.writeBooleanField("NULL", true);
             case SS -> writeStrings(g, "SS", v.ss());
             case NS -> {
-                v.ns().forEach(n -> checkNumber(path, n));
+                v.ns().forEach(JsonLinesSerializer::checkNumber);
                 writeStrings(g, "NS", v.ns());
             }
             case BS -> {
@@ -250,24 +291,33 @@ public final class JsonLinesSerializer implements EventSerializer {
                 g.writeArrayFieldStart("L");
                 List<AttributeValue> l = v.l();
                 for (int i = 0; i < l.size(); i++) {
-                    writeTyped(g, path + "[" + i + "]", l.get(i));
+                    try {
+                        writeTyped(g, l.get(i));
+                    } catch (BadValue e) {
+                        throw e.at("[" + i + "]");
+                    }
                 }
                 g.writeEndArray();
             }
             case M -> {
                 g.writeObjectFieldStart("M");
-                for (String name : sortedNames(v.m())) {
+                Map<String, AttributeValue> m = v.m();
+                for (String name : sortedNames(m)) {
                     g.writeFieldName(name);
-                    writeTyped(g, path + "." + name, v.m().get(name));
+                    try {
+                        writeTyped(g, m.get(name));
+                    } catch (BadValue e) {
+                        throw e.at("." + name);
+                    }
                 }
                 g.writeEndObject();
             }
-            default -> throw unknown(path);
+            default -> throw unknown();
         }
         g.writeEndObject();
     }
 
-    private void writeJava(JsonGenerator g, String path, Object v) throws IOException {
+    private void writeJava(JsonGenerator g, Object v) throws IOException {
         if (v == null) {
             g.writeNull();
         } else if (v instanceof String s) {
@@ -289,11 +339,15 @@ public final class JsonLinesSerializer implements EventSerializer {
             }
             g.writeStartArray();
             for (int i = 0; i < items.length; i++) {
-                writeValue(g, path + "[" + i + "]", items[i]);
+                try {
+                    writeValue(g, items[i]);
+                } catch (BadValue e) {
+                    throw e.at("[" + i + "]");
+                }
             }
             g.writeEndArray();
         } else {
-            throw new IllegalArgumentException("attribute '" + path + "' is a " + v.getClass().getName()
+            throw new BadValue("is a " + v.getClass().getName()
                     + "; images may hold only strings, numbers, booleans, byte arrays, lists, sets, maps and "
                     + "AttributeValues");
         }
@@ -315,14 +369,14 @@ public final class JsonLinesSerializer implements EventSerializer {
         g.writeEndArray();
     }
 
-    private static void writeNumber(JsonGenerator g, String path, String n) throws IOException {
-        checkNumber(path, n);
+    private static void writeNumber(JsonGenerator g, String n) throws IOException {
+        checkNumber(n);
         g.writeNumber(n);
     }
 
-    private static void checkNumber(String path, String n) {
+    private static void checkNumber(String n) {
         if (!AttributeValues.isNumber(n)) {
-            throw new IllegalArgumentException("attribute '" + path + "' holds an N value that is not a number");
+            throw new BadValue("holds an N value that is not a number");
         }
     }
 
@@ -331,8 +385,8 @@ public final class JsonLinesSerializer implements EventSerializer {
         g.writeBinary(bytes, 0, bytes.length);
     }
 
-    private static IllegalArgumentException unknown(String path) {
-        return new IllegalArgumentException("attribute '" + path + "' has no type this serializer knows "
-                + "(expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)");
+    private static BadValue unknown() {
+        return new BadValue("has no type this serializer knows (expected one of S, N, B, SS, NS, BS, M, L, NULL, "
+                + "BOOL)");
     }
 }

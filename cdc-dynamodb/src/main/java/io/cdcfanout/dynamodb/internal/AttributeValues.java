@@ -17,52 +17,56 @@ public final class AttributeValues {
      */
     public static String problem(Map<String, AttributeValue> image) {
         for (Map.Entry<String, AttributeValue> e : image.entrySet()) {
-            String p = problem(e.getKey(), e.getValue());
+            String p = check(e.getValue());
             if (p != null) {
-                return p;
+                int at = p.indexOf('\0');
+                return "attribute '" + e.getKey() + p.substring(0, at) + "' " + p.substring(at + 1);
             }
         }
         return null;
     }
 
-    private static String problem(String path, AttributeValue v) {
+    /**
+     * Null when {@code v} is valid, else {@code <where below v>\0<what is wrong>}. The location is
+     * built only on the way back from a problem, so checking a valid image allocates nothing.
+     */
+    private static String check(AttributeValue v) {
         if (v == null) {
-            return "attribute '" + path + "' is null (every value needs a type such as S, N or M)";
+            return "\0is null (every value needs a type such as S, N or M)";
         }
         switch (v.type()) {
             case N:
                 return isNumber(v.n()) ? null
-                        : "attribute '" + path + "' has N value that is not a number (a number is digits with an "
-                                + "optional sign, point and exponent)";
+                        : "\0has N value that is not a number (a number is digits with an optional sign, point and "
+                                + "exponent)";
             case NS:
                 for (String n : v.ns()) {
                     if (!isNumber(n)) {
-                        return "attribute '" + path + "' has an NS member that is not a number";
+                        return "\0has an NS member that is not a number";
                     }
                 }
                 return null;
             case M:
                 for (Map.Entry<String, AttributeValue> e : v.m().entrySet()) {
-                    String p = problem(path + "." + e.getKey(), e.getValue());
+                    String p = check(e.getValue());
                     if (p != null) {
-                        return p;
+                        return "." + e.getKey() + p;
                     }
                 }
                 return null;
             case L:
                 List<AttributeValue> l = v.l();
                 for (int i = 0; i < l.size(); i++) {
-                    String p = problem(path + "[" + i + "]", l.get(i));
+                    String p = check(l.get(i));
                     if (p != null) {
-                        return p;
+                        return "[" + i + "]" + p;
                     }
                 }
                 return null;
             case S, SS, B, BS, BOOL, NUL:
                 return null;
             default:
-                return "attribute '" + path + "' has no type this library knows (expected one of S, N, B, SS, NS, "
-                        + "BS, M, L, NULL, BOOL)";
+                return "\0has no type this library knows (expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)";
         }
     }
 
