@@ -73,6 +73,8 @@ public final class StreamPoller implements AutoCloseable {
     private final CheckpointStore store;
     private final StartPosition startPosition;
     private final Duration pollInterval;
+    private final Duration activePollInterval;
+    private final Duration activeWindow;
     private final int recordsPerCall;
     private final int maxBatchesInFlight;
     private final Duration shardDiscoveryInterval;
@@ -103,6 +105,8 @@ public final class StreamPoller implements AutoCloseable {
         this.store = b.store;
         this.startPosition = b.startPosition;
         this.pollInterval = b.pollInterval;
+        this.activePollInterval = b.activePollInterval;
+        this.activeWindow = b.activeWindow;
         this.recordsPerCall = b.recordsPerCall;
         this.maxBatchesInFlight = b.maxBatchesInFlight;
         this.shardDiscoveryInterval = b.shardDiscoveryInterval;
@@ -415,12 +419,16 @@ public final class StreamPoller implements AutoCloseable {
             Duration lag = Duration.between(events.get(events.size() - 1).creationTime(), clock.instant());
             safe(() -> listener.onRecords(s.id, records.size(), lag));
             s.nextPollAt = clock.millis();
+            s.lastRecordsAt = s.nextPollAt;
         } else {
             if (end) {
                 s.inFlight.add(new InFlight(s.generation, CompletableFuture.completedFuture(null), null, true,
                         List.of(), List.of()));
             }
-            s.nextPollAt = clock.millis() + pollInterval.toMillis();
+            // Adaptive: a shard that had records a moment ago is likely to have more soon.
+            long now = clock.millis();
+            boolean active = now - s.lastRecordsAt < activeWindow.toMillis();
+            s.nextPollAt = now + (active ? activePollInterval : pollInterval).toMillis();
         }
         if (end) {
             s.endReached = true;
@@ -646,6 +654,7 @@ public final class StreamPoller implements AutoCloseable {
         int generation;
         int failures;
         long nextPollAt;
+        long lastRecordsAt = Long.MIN_VALUE / 2;
 
         ShardState(Shard shard) {
             this(shard, shard.shardId());
@@ -681,6 +690,10 @@ public final class StreamPoller implements AutoCloseable {
         public static final long DEFAULT_CLOSE_TIMEOUT_MILLIS = 30_000;
         /** Default for {@link #maxBackoff}, in milliseconds. */
         public static final long DEFAULT_MAX_BACKOFF_MILLIS = 10_000;
+        /** Default for {@link #activePollInterval}, in milliseconds. */
+        public static final long DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS = 50;
+        /** Default for {@link #activeWindow}, in milliseconds. */
+        public static final long DEFAULT_ACTIVE_WINDOW_MILLIS = 2_000;
 
         private DynamoDbStreamsClient streams;
         private DynamoDbClient dynamoDb;
@@ -690,6 +703,8 @@ public final class StreamPoller implements AutoCloseable {
         private CheckpointStore store;
         private StartPosition startPosition = StartPosition.TRIM_HORIZON;
         private Duration pollInterval = Duration.ofMillis(DEFAULT_POLL_INTERVAL_MILLIS);
+        private Duration activePollInterval = Duration.ofMillis(DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS);
+        private Duration activeWindow = Duration.ofMillis(DEFAULT_ACTIVE_WINDOW_MILLIS);
         private int recordsPerCall = DEFAULT_RECORDS_PER_CALL;
         private int maxBatchesInFlight = DEFAULT_MAX_BATCHES_IN_FLIGHT;
         private Duration shardDiscoveryInterval = Duration.ofMillis(DEFAULT_SHARD_DISCOVERY_MILLIS);
@@ -743,12 +758,33 @@ public final class StreamPoller implements AutoCloseable {
         }
 
         /**
-         * The pause after a GetRecords call that returned nothing; default
-         * {@value #DEFAULT_POLL_INTERVAL_MILLIS} ms. While records keep coming the poller calls again
-         * at once.
+         * The pause after a GetRecords call that returned nothing, on a shard that has been quiet for
+         * {@link #activeWindow}; default {@value #DEFAULT_POLL_INTERVAL_MILLIS} ms. While records keep
+         * coming the poller calls again at once.
          */
         public Builder pollInterval(Duration pollInterval) {
             this.pollInterval = positive("pollInterval", pollInterval);
+            return this;
+        }
+
+        /**
+         * The pause after an empty GetRecords call on a shard that returned records within
+         * {@link #activeWindow}: a busy shard is polled more often, which cuts latency. Default
+         * {@value #DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS} ms, never longer than {@link #pollInterval}.
+         * Against DynamoDB, every call counts toward the shard's read rate (shared by at most two
+         * readers); throttling is met with backoff.
+         */
+        public Builder activePollInterval(Duration activePollInterval) {
+            this.activePollInterval = positive("activePollInterval", activePollInterval);
+            return this;
+        }
+
+        /**
+         * How long after its last records a shard counts as active; default
+         * {@value #DEFAULT_ACTIVE_WINDOW_MILLIS} ms.
+         */
+        public Builder activeWindow(Duration activeWindow) {
+            this.activeWindow = positive("activeWindow", activeWindow);
             return this;
         }
 
@@ -873,6 +909,8 @@ public final class StreamPoller implements AutoCloseable {
             b.store = store == null ? CheckpointStore.inMemory() : store;
             b.startPosition = startPosition;
             b.pollInterval = pollInterval;
+            b.activePollInterval = activePollInterval.compareTo(pollInterval) < 0 ? activePollInterval : pollInterval;
+            b.activeWindow = activeWindow;
             b.recordsPerCall = recordsPerCall;
             b.maxBatchesInFlight = maxBatchesInFlight;
             b.shardDiscoveryInterval = shardDiscoveryInterval;

@@ -142,6 +142,27 @@ class StreamPollerTest {
     }
 
     @Test
+    void aShardThatJustHadRecordsIsPolledAtTheActiveIntervalNotTheIdleOne() throws Exception {
+        String table = LocalDynamoDb.uniqueName("Busy");
+        local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        ArrivalSink sink = new ArrivalSink();
+        put(local.client(), table, "a", 1); // before the start: the first call (TRIM_HORIZON) reads it
+        // The idle interval is a minute: a write that arrives within seconds was picked up by the active one.
+        try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(sink);
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams())
+                        .table(table, local.client()).pipeline(pipeline).pollInterval(Duration.ofMinutes(1))
+                        .activePollInterval(Duration.ofMillis(10)).activeWindow(Duration.ofMinutes(1)).build()
+                        .start()) {
+            assertTrue(sink.await(1, Duration.ofSeconds(30)), "the first write (the poller's first call reads it)");
+            for (int v = 2; v <= 5; v++) {
+                put(local.client(), table, "a", v);
+                assertTrue(sink.await(v, Duration.ofSeconds(20)), "write " + v + " waited for the idle interval");
+            }
+            assertTrue(poller.failure().isEmpty());
+        }
+    }
+
+    @Test
     void readsAParentShardToItsEndBeforeItsChildrenAfterRollovers() throws Exception {
         String region = "ap-south-1";
         DynamoDbClient db = local.client(region);
