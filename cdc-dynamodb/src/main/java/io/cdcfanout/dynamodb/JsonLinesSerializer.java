@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
@@ -36,9 +37,10 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
  * Attribute names are written in sorted order, so the same event always gives the same bytes. An
  * absent image is left out, never written as {@code {}}. Raw images may be
  * {@code Map<String, AttributeValue>} or plain Java maps of strings, numbers, booleans, byte
- * arrays, lists, sets and maps. Immutable and thread-safe.
+ * arrays, lists, sets and maps. Thread-safe.
  */
 public final class JsonLinesSerializer implements EventSerializer {
+    private volatile TimeText lastTime;
 
     /** How item images are written. */
     public enum Format {
@@ -100,7 +102,7 @@ public final class JsonLinesSerializer implements EventSerializer {
                 g.writeFieldName("after");
                 writeImage(g, "after", raw.after().get());
             }
-            g.writeStringField("time", raw.creationTime().toString());
+            g.writeStringField("time", timeText(raw.creationTime()));
             g.writeObjectFieldStart("position");
             g.writeStringField("shard", raw.position().shardId());
             g.writeStringField("seq", raw.position().sequenceNumber());
@@ -113,6 +115,24 @@ public final class JsonLinesSerializer implements EventSerializer {
             g.writeEndObject();
         }
         out.write('\n');
+    }
+
+    /** A creation time and its ISO-8601 text. */
+    private record TimeText(Instant at, String text) {
+    }
+
+    /**
+     * The creation time as text. Events of a batch mostly share their (approximate) creation time, so
+     * the last one is kept: formatting an Instant costs more than the rest of a small event's envelope.
+     */
+    private String timeText(Instant at) {
+        TimeText last = lastTime;
+        if (last != null && last.at.equals(at)) {
+            return last.text;
+        }
+        String text = at.toString();
+        lastTime = new TimeText(at, text);
+        return text;
     }
 
     private void writeKey(JsonGenerator g, EventKey key) throws IOException {
