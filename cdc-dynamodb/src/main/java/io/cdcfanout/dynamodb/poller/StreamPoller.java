@@ -769,13 +769,19 @@ public final class StreamPoller implements AutoCloseable {
 
         /**
          * The pause after an empty GetRecords call on a shard that returned records within
-         * {@link #activeWindow}: a busy shard is polled more often, which cuts latency. Default
-         * {@value #DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS} ms, never longer than {@link #pollInterval}.
+         * {@link #activeWindow}: a busy shard is polled more often, which cuts latency. Zero calls again
+         * at once. Default {@value #DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS} ms, never longer than
+         * {@link #pollInterval}.
          * Against DynamoDB, every call counts toward the shard's read rate (shared by at most two
          * readers); throttling is met with backoff.
          */
         public Builder activePollInterval(Duration activePollInterval) {
-            this.activePollInterval = positive("activePollInterval", activePollInterval);
+            Objects.requireNonNull(activePollInterval, "activePollInterval must not be null");
+            if (activePollInterval.isNegative()) {
+                throw new IllegalArgumentException("activePollInterval must not be negative (was " + activePollInterval
+                        + ")");
+            }
+            this.activePollInterval = activePollInterval;
             return this;
         }
 
