@@ -388,6 +388,15 @@ public final class StreamPoller implements AutoCloseable {
             return;
         } catch (TrimmedDataAccessException e) {
             s.iterator = null;
+            if (s.shard != null && s.resumeAfter() == null && !s.latest && !s.lossReported && !s.horizonReopened) {
+                // Nothing read and no checkpoint: the iterator was opened at TRIM_HORIZON, the oldest record
+                // there is, and its start was trimmed before the first read (DynamoDB Local does this on a
+                // fresh stream now and then). The new horizon is still "the oldest record there is".
+                s.horizonReopened = true;
+                LOG.warn("Shard {} of {}: the TRIM_HORIZON iterator's start was trimmed before the first read; "
+                        + "opening a new one at the new horizon", s.id, streamArn);
+                return;
+            }
             dataLoss(s, "GetRecords: " + e.getMessage());
             return;
         } catch (ResourceNotFoundException e) {
@@ -650,6 +659,7 @@ public final class StreamPoller implements AutoCloseable {
         boolean owned;
         boolean started;
         boolean lossReported;
+        boolean horizonReopened;
         Checkpoint pendingSave;
         int generation;
         int failures;
