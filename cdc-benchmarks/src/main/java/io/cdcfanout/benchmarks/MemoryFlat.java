@@ -99,6 +99,9 @@ public final class MemoryFlat {
                 throw new IllegalStateException(e);
             }
             delivered.addAndGet(batch.size());
+            synchronized (delivered) {
+                delivered.notifyAll();
+            }
             return SinkResult.allDelivered(batch.size());
         };
         ExecutorService writers = Executors.newFixedThreadPool(4);
@@ -131,7 +134,9 @@ public final class MemoryFlat {
                     System.out.println(row);
                     next += 100_000;
                 }
-                Thread.sleep(50); // a program's progress loop, not a test
+                synchronized (delivered) {
+                    delivered.wait(1_000); // woken by each delivered batch
+                }
             }
         } finally {
             writers.shutdownNow();

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one-command demo: starts the embedded default (DynamoDB Local, an S3-compatible server, a
@@ -34,7 +35,7 @@ public final class Demo {
         try {
             ok = run(System.out).stream().allMatch(Line::ok);
         } catch (RuntimeException e) {
-            e.printStackTrace();
+            LoggerFactory.getLogger(Demo.class).error("the flow failed", e);
             ok = false;
         }
         // DynamoDB Local's threads are not daemons: without an explicit exit the JVM would not end.

@@ -13,6 +13,7 @@ import java.util.function.Function;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
 import software.amazon.awssdk.services.firehose.FirehoseClient;
@@ -74,7 +75,7 @@ public final class Embedded implements AutoCloseable {
         try (Embedded env = new Embedded()) {
             System.out.println(flow.apply(env));
         } catch (RuntimeException e) {
-            e.printStackTrace();
+            LoggerFactory.getLogger(Embedded.class).error("the flow failed", e);
             status = 1;
         }
         System.exit(status);
