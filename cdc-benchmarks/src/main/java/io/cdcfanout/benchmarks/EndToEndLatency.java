@@ -69,6 +69,7 @@ public final class EndToEndLatency {
                 List<List<Long>> r = library(local, db, s3, rate, writes, interval);
                 print("cdc-fanout, activePollInterval " + interval + " ms, table sink", r.get(0));
                 print("cdc-fanout, activePollInterval " + interval + " ms, S3 sink", r.get(1));
+                print("  submitted to the pipeline by the poller", r.get(4));
                 print("  handed to the table sink (its write not counted)", r.get(2));
                 print("  handed to the S3 sink (its write not counted)", r.get(3));
                 System.out.printf("  p50 ratio to the floor: written to table %.2fx, to S3 %.2fx; handed to a sink %.2fx%n",
@@ -161,6 +162,57 @@ public final class EndToEndLatency {
         }
     }
 
+    /** Records, per event, when the poller submitted it: the reading side's share of the latency. */
+    private static final class Stamped implements Pipeline<Map<String, AttributeValue>> {
+        private final Pipeline<Map<String, AttributeValue>> delegate;
+        private final List<Long> submitted = Collections.synchronizedList(new ArrayList<>());
+
+        Stamped(Pipeline<Map<String, AttributeValue>> delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<io.cdcfanout.api.pipeline.BatchResult<Map<String, AttributeValue>>>
+                submit(List<ChangeEvent<Map<String, AttributeValue>>> events) {
+            long now = System.nanoTime();
+            for (ChangeEvent<Map<String, AttributeValue>> e : events) {
+                submitted.add(now - Long.parseLong(e.after().orElseThrow().get("writtenAt").n()));
+            }
+            return delegate.submit(events);
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> flush() {
+            return delegate.flush();
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<io.cdcfanout.api.pipeline.BatchResult<Map<String, AttributeValue>>>
+                redrive(List<io.cdcfanout.api.sink.DeadLetter> letters) {
+            return delegate.redrive(letters);
+        }
+
+        @Override
+        public void resume(String route) {
+            delegate.resume(route);
+        }
+
+        @Override
+        public java.util.Optional<String> haltReason(String route) {
+            return delegate.haltReason(route);
+        }
+
+        @Override
+        public List<String> routes() {
+            return delegate.routes();
+        }
+
+        @Override
+        public void close() {
+            delegate.close();
+        }
+    }
+
     private static List<List<Long>> library(LocalDynamoDb local, DynamoDbClient db, LocalS3 s3, int rate, int n,
             long pollMillis) throws Exception {
         // The poller's defaults but for the active poll interval; the idle one stays at 250 ms.
@@ -173,10 +225,10 @@ public final class EndToEndLatency {
         Timed<Object> s3Sink = new Timed<>(S3Sink.builder().client(s3.client()).bucket("latency")
                 .prefix(table).serializer(JsonLinesSerializer.plain()).build());
         BufferPolicy fresh = BufferPolicy.builder().maxEvents(500).maxAge(Duration.ofMillis(1)).build();
-        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+        try (Stamped pipeline = new Stamped(Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder("table").sink(tableSink).buffer(fresh).build())
                 .route(Route.<Map<String, AttributeValue>>builder("s3").sink(s3Sink).buffer(fresh).build())
-                .build();
+                .build());
                 StreamPoller poller = StreamPoller.builder().streamsClient(local.streams("us-east-1"))
                         .table(table, db).pipeline(pipeline).activePollInterval(Duration.ofMillis(pollMillis))
                         .build().start()) {
@@ -186,9 +238,10 @@ public final class EndToEndLatency {
                     && poller.failure().isEmpty()) {
                 Thread.onSpinWait();
             }
+            return List.of(sorted(tableSink.latencies, n, "table sink"), sorted(s3Sink.latencies, n, "S3 sink"),
+                    sorted(tableSink.received, n, "table sink"), sorted(s3Sink.received, n, "S3 sink"),
+                    sorted(pipeline.submitted, n, "submitted"));
         }
-        return List.of(sorted(tableSink.latencies, n, "table sink"), sorted(s3Sink.latencies, n, "S3 sink"),
-                sorted(tableSink.received, n, "table sink"), sorted(s3Sink.received, n, "S3 sink"));
     }
 
     private static List<Long> sorted(List<Long> latencies, int expected, String what) {
