@@ -76,6 +76,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private final WriteMode mode;
     private final String orderAttribute;
     private final String localSide;
+    private final DynamoDbClient sourceClient;
+    private final String sourceTable;
 
     /** How the sink writes. */
     public enum WriteMode {
@@ -101,6 +103,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         this.mode = b.mode;
         this.orderAttribute = b.orderAttribute;
         this.localSide = b.localSide;
+        this.sourceClient = b.sourceClient;
+        this.sourceTable = b.sourceTable;
     }
 
     /** A builder; client, table and origin are required. */
@@ -187,8 +191,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     /**
      * Two-way: last writer wins by the application's order attribute; on equal values the greater
      * origin name wins, an item the application wrote counting as written by {@code localSide}. A
-     * delete is written as a tombstone carrying the order value of the version it deleted, and beats
-     * that version.
+     * delete is written as a tombstone carrying the order value of the version it deleted, to the
+     * target and back to the source, and beats that version.
      */
     private void writeTwoWay(ChangeEvent<? extends Map<String, AttributeValue>> e, int i, SinkResult.Builder result,
             Counts counts) {
@@ -210,19 +214,48 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         }
         item.put(VERSION_ATTRIBUTE, s(origin + "|" + version(e)));
         item.put(ORIGIN_ATTRIBUTE, s(origin));
+        // A tombstone beats the version it deleted, whatever its side: a late copy of that version
+        // (a retry, a replay) must not bring the item back.
         String wins = delete ? "#o <= :o" : "#o < :o";
-        String condition = "attribute_not_exists(#o) OR " + wins + " OR (#o = :o AND ((attribute_exists(#src) AND "
-                + "#src < :src) OR (attribute_not_exists(#src) AND :local < :src)))";
+        String condition = "attribute_not_exists(#o) OR " + wins + " OR (#o = :o AND attribute_not_exists(#del) AND "
+                + "((attribute_exists(#src) AND #src < :src) OR (attribute_not_exists(#src) AND :local < :src)))";
         try {
             counts.requests++;
             client.putItem(r -> r.tableName(table).item(item).conditionExpression(condition)
-                    .expressionAttributeNames(Map.of("#o", orderAttribute, "#src", ORIGIN_ATTRIBUTE))
+                    .expressionAttributeNames(Map.of("#o", orderAttribute, "#src", ORIGIN_ATTRIBUTE,
+                            "#del", DELETED_ATTRIBUTE))
                     .expressionAttributeValues(Map.of(":o", order, ":src", s(origin), ":local", s(localSide))));
             counts.writes++;
         } catch (ConditionalCheckFailedException newer) {
             counts.stale++; // the target holds a later write
         } catch (SdkException ex) {
             result.fail(i, classify(ex), retryable(ex));
+            return;
+        }
+        if (delete) {
+            leaveLocalTombstone(e, item, i, result, counts);
+        }
+    }
+
+    /**
+     * The application's delete left nothing behind in the source, so a late copy of an older write from
+     * the other side (a retry, a replay) would bring the item back there. Put the same tombstone in the
+     * source, unless the application wrote the item again meanwhile.
+     */
+    private void leaveLocalTombstone(ChangeEvent<? extends Map<String, AttributeValue>> e,
+            Map<String, AttributeValue> tombstone, int i, SinkResult.Builder result, Counts counts) {
+        try {
+            counts.requests++;
+            sourceClient.putItem(r -> r.tableName(sourceTable).item(tombstone)
+                    .conditionExpression("attribute_not_exists(#o) OR (attribute_exists(#del) AND #o < :o)")
+                    .expressionAttributeNames(Map.of("#o", orderAttribute, "#del", DELETED_ATTRIBUTE))
+                    .expressionAttributeValues(Map.of(":o", tombstone.get(orderAttribute))));
+            counts.writes++;
+        } catch (ConditionalCheckFailedException rewritten) {
+            counts.stale++; // the application wrote the item again: its write stands
+        } catch (SdkException ex) {
+            result.fail(i, "keeping the tombstone of event " + e.eventId() + " in source table '" + sourceTable
+                    + "': " + classify(ex), retryable(ex));
         }
     }
 
@@ -392,6 +425,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         private WriteMode mode = WriteMode.CONDITIONAL;
         private String orderAttribute;
         private String localSide;
+        private DynamoDbClient sourceClient;
+        private String sourceTable;
 
         private Builder() {
         }
@@ -401,12 +436,17 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
          * {@code targetSide} (the {@link #origin} of the opposite sink). Conflicts go to the last
          * writer by {@code orderAttribute}, a number the application writes with every change (an
          * update time in milliseconds, or a version); equal values go to the greater side name.
-         * Deletes become tombstones ({@value ReplicationSink#DELETED_ATTRIBUTE}), which readers skip.
-         * Filter the route with {@link ReplicationSink#localChanges()} so nothing is sent back.
+         * Deletes become tombstones ({@value ReplicationSink#DELETED_ATTRIBUTE}), which readers skip,
+         * on both sides: the source's client and table receive the tombstone of each delete the
+         * application made there, so a late copy of an older write from the other side can't bring the
+         * item back. Filter the route with {@link ReplicationSink#localChanges()} so nothing is sent back.
          */
-        public Builder twoWay(String orderAttribute, String targetSide) {
+        public Builder twoWay(String orderAttribute, String targetSide, DynamoDbClient sourceClient,
+                String sourceTable) {
             this.orderAttribute = Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
             this.localSide = Objects.requireNonNull(targetSide, "targetSide must not be null");
+            this.sourceClient = Objects.requireNonNull(sourceClient, "sourceClient must not be null");
+            this.sourceTable = Objects.requireNonNull(sourceTable, "sourceTable must not be null");
             return this;
         }
 

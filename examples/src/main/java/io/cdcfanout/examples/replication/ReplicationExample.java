@@ -99,9 +99,9 @@ public final class ReplicationExample {
         long changes = 0;
         long taken;
         boolean converged;
-        try (Pipeline<Map<String, AttributeValue>> toAway = twoWayPipeline("to-" + env.away(), away, "home", "away",
+        try (Pipeline<Map<String, AttributeValue>> toAway = twoWayPipeline("to-" + env.away(), home, away, "home", "away",
                 twoWay);
-                Pipeline<Map<String, AttributeValue>> toHome = twoWayPipeline("to-" + env.home(), home, "away",
+                Pipeline<Map<String, AttributeValue>> toHome = twoWayPipeline("to-" + env.home(), away, home, "away",
                         "home", twoWay);
                 StreamPoller p1 = StreamPoller.builder().streamsClient(env.streams(env.home())).table(GAME_STATE, home)
                         .pipeline(toAway).pollInterval(Duration.ofMillis(20)).build().start();
@@ -126,13 +126,14 @@ public final class ReplicationExample {
         return new Result(items, replicaEqual, changes, taken, converged);
     }
 
-    private static Pipeline<Map<String, AttributeValue>> twoWayPipeline(String name, DynamoDbClient target,
+    private static Pipeline<Map<String, AttributeValue>> twoWayPipeline(String name, DynamoDbClient source,
+            DynamoDbClient target,
             String origin, String side, Flows.Progress progress) {
         return Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder(name)
                         .filter(ReplicationSink.localChanges())     // never send the replicator's writes back
                         .sink(ReplicationSink.builder().client(target).table(GAME_STATE).origin(origin)
-                                .twoWay("updatedAt", side).build())
+                                .twoWay("updatedAt", side, source, GAME_STATE).build())
                         .buffer(BufferPolicy.builder().maxEvents(50).maxAge(Duration.ofMillis(20)).build())
                         .build())
                 .listener(progress).build();
