@@ -1,10 +1,16 @@
 package io.cdcfanout.local;
 
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.zip.GZIPInputStream;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
@@ -91,6 +97,23 @@ public final class LocalS3 implements AutoCloseable {
         S3Client c = client();
         c.createBucket(b -> b.bucket(name));
         return name;
+    }
+
+    /**
+     * The lines of an object as stored, gunzipped when its key ends in {@code .gz}; none for an empty
+     * object.
+     */
+    public static List<String> lines(String key, byte[] stored) {
+        byte[] plain = stored;
+        if (key.endsWith(".gz")) {
+            try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(stored))) {
+                plain = in.readAllBytes();
+            } catch (IOException e) {
+                throw new UncheckedIOException("gunzip of " + key + " failed", e);
+            }
+        }
+        String text = new String(plain, StandardCharsets.UTF_8);
+        return text.isEmpty() ? List.of() : List.of(text.split("\n"));
     }
 
     /** Every object of the bucket: key to bytes as stored, in key order. */

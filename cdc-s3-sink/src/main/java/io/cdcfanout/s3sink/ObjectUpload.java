@@ -53,8 +53,8 @@ final class ObjectUpload extends OutputStream {
         }
         while (len > 0) {
             if (size == buffer.length) {
-                buffer = Arrays.copyOf(buffer, Math.min(Math.max(buffer.length * 2, 1),
-                        Math.max(settings.multipartThreshold(), settings.partSize())));
+                // Never beyond the threshold (at least the part size): from there on, parts go out.
+                buffer = Arrays.copyOf(buffer, Math.min(buffer.length * 2, settings.multipartThreshold()));
             }
             int n = Math.min(len, buffer.length - size);
             System.arraycopy(data, off, buffer, size, n);
@@ -90,14 +90,9 @@ final class ObjectUpload extends OutputStream {
 
     private void start() {
         CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder().bucket(settings.bucket())
-                .key(key).contentType(settings.contentType()).checksumAlgorithm(ChecksumAlgorithm.CRC32);
-        if (settings.contentEncoding() != null) {
-            create.contentEncoding(settings.contentEncoding());
-        }
+                .key(key).contentType(settings.contentType()).contentEncoding(settings.contentEncoding())
+                .checksumAlgorithm(ChecksumAlgorithm.CRC32).expectedBucketOwner(settings.expectedBucketOwner());
         settings.encryption().apply(create);
-        if (settings.expectedBucketOwner() != null) {
-            create.expectedBucketOwner(settings.expectedBucketOwner());
-        }
         requests++;
         uploadId = client.createMultipartUpload(create.build()).uploadId();
     }
@@ -116,14 +111,9 @@ final class ObjectUpload extends OutputStream {
     void finish() {
         if (uploadId == null) {
             PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
-                    .contentType(settings.contentType()).contentLength((long) size);
-            if (settings.contentEncoding() != null) {
-                put.contentEncoding(settings.contentEncoding());
-            }
+                    .contentType(settings.contentType()).contentEncoding(settings.contentEncoding())
+                    .contentLength((long) size).expectedBucketOwner(settings.expectedBucketOwner());
             settings.encryption().apply(put);
-            if (settings.expectedBucketOwner() != null) {
-                put.expectedBucketOwner(settings.expectedBucketOwner());
-            }
             requests++;
             client.putObject(put.build(), RequestBody.fromBytes(Arrays.copyOf(buffer, size)));
             bytes += size;

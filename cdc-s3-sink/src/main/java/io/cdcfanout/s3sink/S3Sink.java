@@ -299,18 +299,18 @@ public final class S3Sink implements Sink<Object> {
 
     /** Fails the events of one object after an S3 error, or halts the route when the bucket is unusable. */
     private void fail(List<Integer> indexes, SdkException e, String what, SinkResult.Builder result) {
-        String code = e instanceof AwsServiceException ase && ase.awsErrorDetails() != null
-                ? ase.awsErrorDetails().errorCode() : null;
-        int status = e instanceof AwsServiceException ase2 ? ase2.statusCode() : 0;
-        String detail = (code != null ? code + ": " : "") + (e instanceof AwsServiceException ase3
-                && ase3.awsErrorDetails() != null ? ase3.awsErrorDetails().errorMessage() : e.getMessage());
+        AwsServiceException service = e instanceof AwsServiceException ase ? ase : null;
+        String code = service != null && service.awsErrorDetails() != null ? service.awsErrorDetails().errorCode()
+                : null;
+        int status = service != null ? service.statusCode() : 0;
+        String detail = (code != null ? code + ": " + service.awsErrorDetails().errorMessage() : e.getMessage());
         if (code != null && (BUCKET_ERRORS.contains(code) || code.startsWith("KMS.")) || status == 301
                 || status == 403 && code == null) {
             throw new SinkUnavailableException("S3 bucket '" + settings.bucket() + "' cannot take objects: "
                     + detail + " (while " + what + ")", e);
         }
         boolean retryable = e.retryable() || e instanceof SdkClientException || status >= 500 || status == 429
-                || e instanceof AwsServiceException ase4 && ase4.isThrottlingException()
+                || service != null && service.isThrottlingException()
                 || "NoSuchUpload".equals(code) || "RequestTimeout".equals(code);
         String reason = "S3 failed " + what + ": " + detail;
         for (int i : indexes) {

@@ -14,10 +14,6 @@ import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.local.LocalS3;
 import io.cdcfanout.testkit.RecordingListener;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -26,7 +22,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -67,14 +62,10 @@ class ArchiveReplayEndToEndTest {
         }
     }
 
-    private static List<String> eventIds(TreeMap<String, byte[]> objects) throws IOException {
+    private static List<String> eventIds(TreeMap<String, byte[]> objects) {
         List<String> ids = new ArrayList<>();
         for (Map.Entry<String, byte[]> o : objects.entrySet()) {
-            String text;
-            try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(o.getValue()))) {
-                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-            for (String line : text.split("\n")) {
+            for (String line : LocalS3.lines(o.getKey(), o.getValue())) {
                 int at = line.indexOf("\"eventId\":\"") + 11;
                 ids.add(line.substring(at, line.indexOf('"', at)));
             }

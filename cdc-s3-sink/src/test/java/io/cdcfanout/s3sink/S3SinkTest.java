@@ -20,12 +20,9 @@ import io.cdcfanout.testkit.ManualScheduler;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
 import io.cdcfanout.testkit.RecordingListener;
 import io.cdcfanout.testkit.TestEvents;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -36,7 +33,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -106,19 +102,8 @@ class S3SinkTest {
     /** Each object's lines (gunzipped when gzip), by key. */
     private static TreeMap<String, List<String>> lines(TreeMap<String, byte[]> objects) {
         TreeMap<String, List<String>> all = new TreeMap<>();
-        objects.forEach((key, bytes) -> all.put(key, List.of(text(key, bytes).split("\n"))));
+        objects.forEach((key, bytes) -> all.put(key, LocalS3.lines(key, bytes)));
         return all;
-    }
-
-    private static String text(String key, byte[] bytes) {
-        if (!key.endsWith(".gz")) {
-            return new String(bytes, StandardCharsets.UTF_8);
-        }
-        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(bytes))) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static String line(ChangeEvent<?> e) {

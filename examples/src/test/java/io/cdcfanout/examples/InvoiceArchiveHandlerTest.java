@@ -9,6 +9,7 @@ import com.amazonaws.services.lambda.runtime.events.models.dynamodb.AttributeVal
 import com.amazonaws.services.lambda.runtime.events.models.dynamodb.StreamRecord;
 import io.cdcfanout.examples.deploy.InvoiceArchiveHandler;
 import io.cdcfanout.examples.invoices.InvoiceArchiveExample;
+import io.cdcfanout.local.LocalS3;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -63,7 +64,7 @@ class InvoiceArchiveHandlerTest {
             int direct = 0;
             int firehose = 0;
             for (Map.Entry<String, byte[]> o : objects.entrySet()) {
-                int lines = InvoiceArchiveExample.lines(o.getKey(), o.getValue()).size();
+                int lines = LocalS3.lines(o.getKey(), o.getValue()).size();
                 if (o.getKey().startsWith("archive/table=Invoices/dt=2025-11-24/")) {
                     direct += lines;
                 } else if (o.getKey().startsWith(Embedded.FIREHOSE_PREFIX)) {

@@ -388,7 +388,7 @@ public final class StreamPoller implements AutoCloseable {
             return;
         } catch (TrimmedDataAccessException e) {
             s.iterator = null;
-            if (s.shard != null && s.resumeAfter() == null && !s.latest && !s.lossReported && !s.horizonReopened) {
+            if (s.atHorizon() && !s.lossReported && !s.horizonReopened) {
                 // Nothing read and no checkpoint: the iterator was opened at TRIM_HORIZON, the oldest record
                 // there is, and its start was trimmed before the first read (DynamoDB Local does this on a
                 // fresh stream now and then). The new horizon is still "the oldest record there is".
@@ -479,8 +479,7 @@ public final class StreamPoller implements AutoCloseable {
     }
 
     private void dataLoss(ShardState s, String reason) {
-        boolean atHorizon = s.shard != null && s.resumeAfter() == null && !s.latest;
-        if (atHorizon && s.lossReported) {
+        if (s.atHorizon() && s.lossReported) {
             // Already reported and already at the oldest record: the shard holds nothing readable.
             if (s.shard.sequenceNumberRange().endingSequenceNumber() != null) {
                 LOG.warn("Shard {} of {} is closed and entirely trimmed; moving on to its children", s.id, streamArn);
@@ -673,6 +672,11 @@ public final class StreamPoller implements AutoCloseable {
         ShardState(Shard shard, String id) {
             this.shard = shard;
             this.id = id;
+        }
+
+        /** Whether reading starts at TRIM_HORIZON: nothing read, no checkpoint, not LATEST. */
+        boolean atHorizon() {
+            return shard != null && resumeAfter() == null && !latest;
         }
 
         /** Where to read from after a new iterator: the last record read, else the checkpoint. */

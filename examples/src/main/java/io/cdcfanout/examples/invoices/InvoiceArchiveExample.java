@@ -10,13 +10,9 @@ import io.cdcfanout.api.sink.DeadLetter;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.examples.Embedded;
 import io.cdcfanout.examples.Flows;
+import io.cdcfanout.local.LocalS3;
 import io.cdcfanout.local.LocalDynamoDb;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.zip.GZIPInputStream;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
@@ -128,27 +123,13 @@ public final class InvoiceArchiveExample {
         TreeMap<String, List<String>> viaFirehose = new TreeMap<>();
         all.forEach((key, bytes) -> {
             if (key.startsWith(InvoiceArchive.PREFIX + "/table=" + InvoiceArchive.TABLE + "/")) {
-                direct.put(key, lines(key, bytes));
+                direct.put(key, LocalS3.lines(key, bytes));
             } else if (key.startsWith(Embedded.FIREHOSE_PREFIX) && key.contains("/" + DELIVERY_STREAM + "-1-")) {
-                viaFirehose.put(key, lines(key, bytes));
+                viaFirehose.put(key, LocalS3.lines(key, bytes));
             }
         });
         List<Long> sorted = new ArrayList<>(lags);
         Collections.sort(sorted);
         return new Result(changes, direct, viaFirehose, List.copyOf(deadLetters), sorted);
-    }
-
-    /** The JSON lines of an archive object, gunzipped when its key ends in {@code .gz}. */
-    public static List<String> lines(String key, byte[] bytes) {
-        byte[] plain = bytes;
-        if (key.endsWith(".gz")) {
-            try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(bytes))) {
-                plain = in.readAllBytes();
-            } catch (IOException e) {
-                throw new UncheckedIOException("gunzip of " + key + " failed", e);
-            }
-        }
-        String text = new String(plain, StandardCharsets.UTF_8);
-        return text.isEmpty() ? List.of() : List.of(text.split("\n"));
     }
 }
