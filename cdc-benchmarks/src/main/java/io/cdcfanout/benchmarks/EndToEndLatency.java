@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.ShardIteratorType;
@@ -36,66 +37,143 @@ import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
  *   <li><b>cdc-fanout:</b> the embedded poller feeds a pipeline with a table sink (replication) and an
  *       S3 sink (s3proxy); latency is when the sink's write for the event has returned.</li>
  * </ul>
- * Arguments: writes per second (default 100), seconds (default 10), and the active poll intervals in ms
- * to try (default: the poller's default, 50, and 1). Prints p50, p99 and max per way.
+ * Each measured round of the library comes right after a floor round of its own, on fresh tables, and
+ * its ratios are taken against that floor: absolute times on a shared machine drift.
+ * Arguments: writes per second (default 100), seconds per round (default 10), pairs of rounds per
+ * setting (default 3), and the active poll intervals in ms to try (default: 50, the poller's default,
+ * then 1 and 0). Prints every round, then the median of each ratio per setting.
  */
 public final class EndToEndLatency {
     private EndToEndLatency() {
     }
 
+    /** One library round's p50s, with the floor measured just before it. */
+    private record Pair(long floor, long submitted, long handed, long table, long s3, long sourcePut,
+            long sinkWrite) {
+        double ratio(long value) {
+            return (double) value / floor;
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         int rate = args.length > 0 ? Integer.parseInt(args[0]) : 100;
         int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+        int pairs = args.length > 2 ? Integer.parseInt(args[2]) : 3;
         List<Long> intervals = new ArrayList<>();
-        for (int i = 2; i < args.length; i++) {
+        for (int i = 3; i < args.length; i++) {
             intervals.add(Long.parseLong(args[i]));
         }
         if (intervals.isEmpty()) {
-            intervals = List.of(StreamPoller.Builder.DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS, 1L);
+            intervals = List.of(StreamPoller.Builder.DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS, 1L, 0L);
         }
         LocalDynamoDb local = LocalDynamoDb.get();
         DynamoDbClient db = local.client("us-east-1");
         int writes = rate * seconds;
-        System.out.printf("DynamoDB Local in-process; %d writes at %d/s%n", writes, rate);
-
-        // Warm-up of both paths, then the measured rounds.
-        floor(local, db, rate, Math.min(writes, rate * 2));
-        List<Long> floor = floor(local, db, rate, writes);
-        print("floor: raw GetRecords loop", floor);
+        System.out.printf("DynamoDB Local in-process; rounds of %d writes at %d/s; %d pairs per setting%n",
+                writes, rate, pairs);
+        Map<Long, List<Pair>> results = new java.util.LinkedHashMap<>();
         try (LocalS3 s3 = new LocalS3()) {
             s3.bucket("latency");
-            library(local, db, s3, rate, Math.min(writes, rate * 2), intervals.get(0));
-            for (long interval : intervals) {
-                List<List<Long>> r = library(local, db, s3, rate, writes, interval);
-                print("cdc-fanout, activePollInterval " + interval + " ms, table sink", r.get(0));
-                print("cdc-fanout, activePollInterval " + interval + " ms, S3 sink", r.get(1));
-                print("  submitted to the pipeline by the poller", r.get(4));
-                print("  handed to the table sink (its write not counted)", r.get(2));
-                print("  handed to the S3 sink (its write not counted)", r.get(3));
-                System.out.printf("  p50 ratio to the floor: written to table %.2fx, to S3 %.2fx; handed to a sink %.2fx%n",
-                        (double) pct(r.get(0), 0.5) / pct(floor, 0.5), (double) pct(r.get(1), 0.5) / pct(floor, 0.5),
-                        (double) pct(r.get(2), 0.5) / pct(floor, 0.5));
+            // Warm-up of both paths, not counted.
+            floor(local, db, rate, rate * 3);
+            library(local, db, s3, rate, rate * 3, intervals.get(intervals.size() - 1));
+            for (int round = 1; round <= pairs; round++) {
+                for (long interval : intervals) {
+                    Sample floor = floor(local, db, rate, writes);
+                    Map<String, Sample> r = library(local, db, s3, rate, writes, interval);
+                    Pair pair = new Pair(floor.p50(), r.get("submitted").p50(), r.get("handed").p50(),
+                            r.get("table").p50(), r.get("s3").p50(), r.get("source put").p50(),
+                            r.get("sink write").p50());
+                    results.computeIfAbsent(interval, k -> new ArrayList<>()).add(pair);
+                    System.out.printf("%nPair %d, activePollInterval %d ms%n", round, interval);
+                    floor.print("floor: raw GetRecords loop");
+                    r.get("table").print("cdc-fanout, written to the table");
+                    r.get("s3").print("cdc-fanout, written to S3");
+                    r.get("submitted").print("  submitted to the pipeline by the poller");
+                    r.get("handed").print("  handed to a sink (its write not counted)");
+                    r.get("source put").print("  the writer's own PutItem");
+                    r.get("sink write").print("  a sink's write call");
+                    System.out.printf("  p50 / floor: written to the table %.2fx, to S3 %.2fx; handed %.2fx; "
+                            + "submitted %.2fx%n", pair.ratio(pair.table()), pair.ratio(pair.s3()),
+                            pair.ratio(pair.handed()), pair.ratio(pair.submitted()));
+                }
             }
         }
+        System.out.printf("%nMedians over %d pairs (p50, and p50 / the floor of the same pair):%n", pairs);
+        System.out.printf("%-22s %8s %10s %10s %10s %10s %8s %8s%n", "activePollInterval", "floor", "submitted",
+                "handed", "table", "S3", "put", "sink");
+        results.forEach((interval, list) -> System.out.printf("%-22s %6.1fms %9.2fx %9.2fx %9.2fx %9.2fx %6.1fms %6.1fms%n",
+                interval + " ms", median(list, Pair::floor) / 1e6,
+                medianRatio(list, Pair::submitted), medianRatio(list, Pair::handed),
+                medianRatio(list, Pair::table), medianRatio(list, Pair::s3),
+                median(list, Pair::sourcePut) / 1e6, median(list, Pair::sinkWrite) / 1e6));
         System.exit(0); // DynamoDB Local's threads are not daemons
     }
 
-    /** Writes {@code n} items at {@code rate}/s, each stamped with its nanoTime; blocks until done. */
-    private static void write(DynamoDbClient db, String table, int rate, int n) throws InterruptedException {
-        long period = TimeUnit.SECONDS.toNanos(1) / rate;
-        long next = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-            while (System.nanoTime() < next) {
-                Thread.onSpinWait();
+    private static double median(List<Pair> list, java.util.function.ToLongFunction<Pair> f) {
+        return medianOf(list.stream().mapToDouble(f::applyAsLong).sorted().toArray());
+    }
+
+    private static double medianRatio(List<Pair> list, java.util.function.ToLongFunction<Pair> f) {
+        return medianOf(list.stream().mapToDouble(p -> p.ratio(f.applyAsLong(p))).sorted().toArray());
+    }
+
+    private static double medianOf(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    /** Sorted latencies in nanoseconds. */
+    private record Sample(List<Long> sorted) {
+        static Sample of(List<Long> latencies, int expected, String what) {
+            List<Long> copy;
+            synchronized (latencies) {
+                copy = new ArrayList<>(latencies);
             }
-            next += period;
-            String id = "item-" + i;
-            db.putItem(p -> p.tableName(table).item(Map.of("id", AttributeValue.fromS(id),
-                    "writtenAt", AttributeValue.fromN(Long.toString(System.nanoTime())))));
+            if (copy.size() < expected) {
+                throw new IllegalStateException(what + ": only " + copy.size() + " of " + expected + " arrived");
+            }
+            Collections.sort(copy);
+            return new Sample(copy);
+        }
+
+        long pct(double q) {
+            return sorted.get((int) Math.min(sorted.size() - 1, Math.floor(q * sorted.size())));
+        }
+
+        long p50() {
+            return pct(0.5);
+        }
+
+        void print(String what) {
+            System.out.printf("%-44s p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (%d)%n", what, p50() / 1e6,
+                    pct(0.99) / 1e6, sorted.get(sorted.size() - 1) / 1e6, sorted.size());
         }
     }
 
-    private static List<Long> floor(LocalDynamoDb local, DynamoDbClient db, int rate, int n) throws Exception {
+    /**
+     * Writes {@code n} items at {@code rate}/s, each stamped with its nanoTime; blocks until done.
+     * Adds each PutItem's duration to {@code puts}.
+     */
+    private static void write(DynamoDbClient db, String table, int rate, int n, List<Long> puts)
+            throws InterruptedException {
+        long period = TimeUnit.SECONDS.toNanos(1) / rate;
+        long next = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            // Parks, never spins: on a 2-core machine a spinning writer would take a core from the servers.
+            for (long left = next - System.nanoTime(); left > 0; left = next - System.nanoTime()) {
+                LockSupport.parkNanos(left);
+            }
+            next += period;
+            String id = "item-" + i;
+            long stamp = System.nanoTime();
+            db.putItem(p -> p.tableName(table).item(Map.of("id", AttributeValue.fromS(id),
+                    "writtenAt", AttributeValue.fromN(Long.toString(stamp)))));
+            puts.add(System.nanoTime() - stamp);
+        }
+    }
+
+    private static Sample floor(LocalDynamoDb local, DynamoDbClient db, int rate, int n) throws Exception {
         String table = LocalDynamoDb.uniqueName("Floor");
         String arn = LocalDynamoDb.createTable(db, table, StreamViewType.NEW_IMAGE, "id:S");
         DynamoDbStreamsClient streams = local.streams("us-east-1");
@@ -118,24 +196,28 @@ public final class EndToEndLatency {
         }, "floor-reader");
         reader.start();
         ready.await();
-        write(db, table, rate, n);
+        write(db, table, rate, n, new ArrayList<>());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (latencies.size() < n && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
         stop.set(true);
         reader.join();
-        return sorted(latencies, n, "floor");
+        db.deleteTable(d -> d.tableName(table));
+        return Sample.of(latencies, n, "floor");
     }
 
     /** A sink that records, per delivered event, the time from its write to the end of this write call. */
     private static final class Timed<T> implements Sink<T> {
         private final Sink<T> delegate;
-        private final List<Long> latencies = Collections.synchronizedList(new ArrayList<>());
-        private final List<Long> received = Collections.synchronizedList(new ArrayList<>());
+        private final List<Long> written = Collections.synchronizedList(new ArrayList<>());
+        private final List<Long> handed;
+        private final List<Long> calls;
 
-        Timed(Sink<T> delegate) {
+        Timed(Sink<T> delegate, List<Long> handed, List<Long> calls) {
             this.delegate = delegate;
+            this.handed = handed;
+            this.calls = calls;
         }
 
         @Override
@@ -143,14 +225,15 @@ public final class EndToEndLatency {
             long start = System.nanoTime();
             SinkResult result = delegate.write(batch);
             long now = System.nanoTime();
+            calls.add(now - start);
             for (int i = 0; i < batch.size(); i++) {
                 if (result.status(i) == SinkResult.Status.DELIVERED) {
                     ChangeEvent<? extends T> e = batch.events().get(i);
                     @SuppressWarnings("unchecked")
                     Map<String, AttributeValue> image = (Map<String, AttributeValue>) e.raw().after().orElseThrow();
                     long writtenAt = Long.parseLong(image.get("writtenAt").n());
-                    latencies.add(now - writtenAt);
-                    received.add(start - writtenAt);
+                    written.add(now - writtenAt);
+                    handed.add(start - writtenAt);
                 }
             }
             return result;
@@ -213,18 +296,24 @@ public final class EndToEndLatency {
         }
     }
 
-    private static List<List<Long>> library(LocalDynamoDb local, DynamoDbClient db, LocalS3 s3, int rate, int n,
+    /** The p50s of one round: written to the table and to S3, submitted, handed, source put, sink write. */
+    private static Map<String, Sample> library(LocalDynamoDb local, DynamoDbClient db, LocalS3 s3, int rate, int n,
             long pollMillis) throws Exception {
         // The poller's defaults but for the active poll interval; the idle one stays at 250 ms.
         String table = LocalDynamoDb.uniqueName("Source");
         String replica = LocalDynamoDb.uniqueName("Replica");
         LocalDynamoDb.createTable(db, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         LocalDynamoDb.createTable(db, replica, null, "id:S");
+        List<Long> handed = Collections.synchronizedList(new ArrayList<>());
+        List<Long> calls = Collections.synchronizedList(new ArrayList<>());
+        List<Long> puts = new ArrayList<>();
         Timed<Map<String, AttributeValue>> tableSink = new Timed<>(ReplicationSink.builder().client(db)
-                .table(replica).origin("latency").build());
+                .table(replica).origin("latency").build(), handed, calls);
         Timed<Object> s3Sink = new Timed<>(S3Sink.builder().client(s3.client()).bucket("latency")
-                .prefix(table).serializer(JsonLinesSerializer.plain()).build());
-        BufferPolicy fresh = BufferPolicy.builder().maxEvents(500).maxAge(Duration.ofMillis(1)).build();
+                .prefix(table).serializer(JsonLinesSerializer.plain()).build(), handed, calls);
+        // maxAge zero: a route sends as soon as its previous call is done.
+        BufferPolicy fresh = BufferPolicy.builder().maxEvents(500).maxAge(Duration.ZERO).build();
+        Map<String, Sample> out = new java.util.HashMap<>();
         try (Stamped pipeline = new Stamped(Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder("table").sink(tableSink).buffer(fresh).build())
                 .route(Route.<Map<String, AttributeValue>>builder("s3").sink(s3Sink).buffer(fresh).build())
@@ -232,36 +321,21 @@ public final class EndToEndLatency {
                 StreamPoller poller = StreamPoller.builder().streamsClient(local.streams("us-east-1"))
                         .table(table, db).pipeline(pipeline).activePollInterval(Duration.ofMillis(pollMillis))
                         .build().start()) {
-            write(db, table, rate, n);
+            write(db, table, rate, n, puts);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while ((tableSink.latencies.size() < n || s3Sink.latencies.size() < n) && System.nanoTime() < deadline
+            while ((tableSink.written.size() < n || s3Sink.written.size() < n) && System.nanoTime() < deadline
                     && poller.failure().isEmpty()) {
-                Thread.onSpinWait();
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
             }
-            return List.of(sorted(tableSink.latencies, n, "table sink"), sorted(s3Sink.latencies, n, "S3 sink"),
-                    sorted(tableSink.received, n, "table sink"), sorted(s3Sink.received, n, "S3 sink"),
-                    sorted(pipeline.submitted, n, "submitted"));
+            out.put("table", Sample.of(tableSink.written, n, "table sink"));
+            out.put("s3", Sample.of(s3Sink.written, n, "S3 sink"));
+            out.put("submitted", Sample.of(pipeline.submitted, n, "submitted"));
+            out.put("handed", Sample.of(handed, 2 * n, "handed"));
+            out.put("source put", Sample.of(puts, n, "source put"));
+            out.put("sink write", Sample.of(calls, 1, "sink write"));
         }
-    }
-
-    private static List<Long> sorted(List<Long> latencies, int expected, String what) {
-        List<Long> copy;
-        synchronized (latencies) {
-            copy = new ArrayList<>(latencies);
-        }
-        if (copy.size() < expected) {
-            throw new IllegalStateException(what + ": only " + copy.size() + " of " + expected + " writes arrived");
-        }
-        Collections.sort(copy);
-        return copy;
-    }
-
-    private static long pct(List<Long> sorted, double q) {
-        return sorted.get((int) Math.min(sorted.size() - 1, Math.floor(q * sorted.size())));
-    }
-
-    private static void print(String what, List<Long> sorted) {
-        System.out.printf("%-56s p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (%d writes)%n", what,
-                pct(sorted, 0.5) / 1e6, pct(sorted, 0.99) / 1e6, sorted.get(sorted.size() - 1) / 1e6, sorted.size());
+        db.deleteTable(d -> d.tableName(table));
+        db.deleteTable(d -> d.tableName(replica));
+        return out;
     }
 }

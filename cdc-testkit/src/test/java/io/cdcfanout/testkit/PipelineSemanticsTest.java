@@ -90,6 +90,37 @@ class PipelineSemanticsTest {
         }
     }
 
+    /** maxAge zero: an idle route sends at once; events arriving during a call go together in the next. */
+    @Test
+    void zeroMaxAgeSendsWhenIdleAndCoalescesWhileACallIsInFlight() {
+        List<Integer> sizes = new ArrayList<>();
+        AtomicInteger calls = new AtomicInteger();
+        List<CompletableFuture<BatchResult<Map<String, Object>>>> during = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicReference<Pipeline<Map<String, Object>>> holder =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        Sink<Map<String, Object>> sink = batch -> {
+            sizes.add(batch.size());
+            if (calls.incrementAndGet() == 1) {
+                // Three more arrive, one submit at a time, while this call is in flight.
+                for (int i = 0; i < 3; i++) {
+                    during.add(holder.get().submit(inserts(1, "during" + i)));
+                }
+            }
+            return SinkResult.allDelivered(batch.size());
+        };
+        try (Pipeline<Map<String, Object>> p = pipeline().route(Route.<Map<String, Object>>builder("r").sink(sink)
+                .buffer(BufferPolicy.builder().maxAge(Duration.ZERO).build()).build()).build()) {
+            holder.set(p);
+            CompletableFuture<BatchResult<Map<String, Object>>> first = p.submit(inserts(2, "first"));
+            assertTrue(first.join().succeeded(), "sent without any clock advance");
+            assertEquals(List.of(2, 3), sizes, "the three that arrived during the first call went in one");
+            during.forEach(f -> assertTrue(f.join().succeeded()));
+            assertEquals(List.of(FlushCause.AGE, FlushCause.AGE),
+                    listener.flushes().stream().map(RecordingListener.Flush::cause).toList());
+            assertEquals(0, scheduler.pendingTasks(), "no age timer is needed");
+        }
+    }
+
     @Test
     void explicitFlushDrainsEverythingBuffered() {
         RecordingSink<Map<String, Object>> sink = new RecordingSink<>();

@@ -63,7 +63,10 @@ public final class BufferPolicy {
         return maxBytes;
     }
 
-    /** Flush when the oldest buffered event has waited this long. */
+    /**
+     * Flush when the oldest buffered event has waited this long. Zero sends as soon as the route has
+     * no call in flight; events arriving during a call then go together in the next one.
+     */
     public Duration maxAge() {
         return maxAge;
     }
@@ -131,8 +134,8 @@ public final class BufferPolicy {
             if (maxBytes < 1) {
                 throw new IllegalArgumentException("maxBytes must be at least 1 (was " + maxBytes + ")");
             }
-            if (maxAge.isNegative() || maxAge.isZero()) {
-                throw new IllegalArgumentException("maxAge must be positive (was " + maxAge + ")");
+            if (maxAge.isNegative()) {
+                throw new IllegalArgumentException("maxAge must not be negative (was " + maxAge + ")");
             }
             if (capacity < 1) {
                 throw new IllegalArgumentException("capacity must be at least 1 (was " + capacity + ")");

@@ -25,7 +25,8 @@ class BuildersTest {
     void bufferPolicy() {
         assertEquals("maxEvents must be at least 1 (was 0)", iae(() -> BufferPolicy.builder().maxEvents(0).build()));
         assertEquals("maxBytes must be at least 1 (was -5)", iae(() -> BufferPolicy.builder().maxBytes(-5).build()));
-        assertEquals("maxAge must be positive (was PT0S)", iae(() -> BufferPolicy.builder().maxAge(Duration.ZERO).build()));
+        assertEquals("maxAge must not be negative (was PT-0.001S)",
+                iae(() -> BufferPolicy.builder().maxAge(Duration.ofMillis(-1)).build()));
         assertEquals("capacity must be at least 1 (was 0)", iae(() -> BufferPolicy.builder().capacity(0).build()));
         assertEquals("offerTimeout must not be negative (was PT-1S)",
                 iae(() -> BufferPolicy.builder().offerTimeout(Duration.ofSeconds(-1)).build()));
