@@ -55,13 +55,15 @@ public class PipelineBenchmark {
         /** 100,000 bytes (500 events of 200 bytes) a call. */
         BYTES,
         /** Whatever arrived within 1 ms. */
-        AGE
+        AGE,
+        /** maxAge zero: whatever is queued when the route is idle. */
+        AGE_ZERO
     }
 
     @Param({"1", "4"})
     public int routes;
 
-    @Param({"COUNT", "BYTES", "AGE"})
+    @Param({"COUNT", "BYTES", "AGE", "AGE_ZERO"})
     public Trigger trigger;
 
     private Pipeline<Map<String, Object>> pipeline;
@@ -77,6 +79,7 @@ public class PipelineBenchmark {
             case COUNT -> buffer.maxEvents(500);
             case BYTES -> buffer.maxBytes(500 * EVENT_BYTES);
             case AGE -> buffer.maxAge(Duration.ofMillis(1));
+            case AGE_ZERO -> buffer.maxAge(Duration.ZERO);
             default -> throw new AssertionError(trigger);
         }
         Pipeline.Builder<Map<String, Object>> b = Pipeline.<Map<String, Object>>builder().executor(Runnable::run);
