@@ -34,6 +34,8 @@ class ConfigurationDocTest {
             Map.entry("FirehoseSink", FirehoseSink.class),
             Map.entry("S3Sink", S3Sink.class),
             Map.entry("ReplicationSink", ReplicationSink.class));
+    /** Classes of modules that examples does not depend on; those modules check their own rows. */
+    private static final List<String> CHECKED_ELSEWHERE = List.of("PipelineProcessorFactory");
     private static final Pattern ROW = Pattern.compile("^\\| [^|]+ \\| `([A-Za-z0-9.]+)\\.([A-Z_]+)` \\| ([0-9.]+)[^|]* \\|");
 
     @Test
@@ -43,6 +45,9 @@ class ConfigurationDocTest {
         for (String line : lines) {
             Matcher m = ROW.matcher(line);
             if (!m.find()) {
+                continue;
+            }
+            if (CHECKED_ELSEWHERE.contains(m.group(1))) {
                 continue;
             }
             Class<?> type = CLASSES.get(m.group(1));

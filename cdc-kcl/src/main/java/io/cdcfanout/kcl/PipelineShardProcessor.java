@@ -1,0 +1,179 @@
+package io.cdcfanout.kcl;
+
+import com.amazonaws.services.dynamodbv2.streamsadapter.adapter.DynamoDBStreamsClientRecord;
+import com.amazonaws.services.dynamodbv2.streamsadapter.model.DynamoDBStreamsProcessRecordsInput;
+import com.amazonaws.services.dynamodbv2.streamsadapter.processor.DynamoDBStreamsShardRecordProcessor;
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Source;
+import io.cdcfanout.api.pipeline.BatchResult;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.dynamodb.StreamRecords;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.Record;
+import software.amazon.kinesis.exceptions.KinesisClientLibDependencyException;
+import software.amazon.kinesis.exceptions.ShutdownException;
+import software.amazon.kinesis.exceptions.ThrottlingException;
+import software.amazon.kinesis.lifecycle.events.InitializationInput;
+import software.amazon.kinesis.lifecycle.events.LeaseLostInput;
+import software.amazon.kinesis.lifecycle.events.ShardEndedInput;
+import software.amazon.kinesis.lifecycle.events.ShutdownRequestedInput;
+import software.amazon.kinesis.processor.RecordProcessorCheckpointer;
+
+/** One shard's processor; see {@link PipelineProcessorFactory}. */
+final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcessor {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineShardProcessor.class);
+    private static final int CHECKPOINT_ATTEMPTS = 5;
+
+    private final Pipeline<Map<String, AttributeValue>> pipeline;
+    private final Source source;
+    private final Duration retryBackoff;
+    private String shardId = StreamRecords.UNKNOWN_SHARD;
+    private String lastAcknowledged;
+    private volatile boolean stopping;
+
+    PipelineShardProcessor(Pipeline<Map<String, AttributeValue>> pipeline, Source source, Duration retryBackoff) {
+        this.pipeline = pipeline;
+        this.source = source;
+        this.retryBackoff = retryBackoff;
+    }
+
+    @Override
+    public void initialize(InitializationInput input) {
+        shardId = input.shardId();
+        LOG.info("Processing shard {} of {} from {}", shardId, source.table(), input.extendedSequenceNumber());
+    }
+
+    @Override
+    public void processRecords(DynamoDBStreamsProcessRecordsInput input) {
+        List<Record> records = new ArrayList<>(input.records().size());
+        for (DynamoDBStreamsClientRecord r : input.records()) {
+            records.add(r.getRecord());
+        }
+        List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, shardId);
+        int attempt = 0;
+        while (!events.isEmpty() && !stopping) {
+            attempt++;
+            BatchResult<Map<String, AttributeValue>> result = settle(events);
+            if (result == null) {
+                return; // interrupted: KCL is shutting down
+            }
+            int acknowledged = result.succeeded() ? events.size() : indexOf(events, result.firstFailure().get());
+            if (acknowledged > 0) {
+                // Records keep the stream's own spelling of sequence numbers; events drop leading zeros.
+                String sequence = records.get(acknowledged - 1).dynamodb().sequenceNumber();
+                if (!checkpoint(input.checkpointer(), sequence)) {
+                    return;
+                }
+            }
+            if (result.succeeded()) {
+                return;
+            }
+            if (attempt == 1 || attempt % 10 == 0) {
+                LOG.warn("Shard {}: {} of {} records not acknowledged (attempt {}), submitting them again in {}: {}",
+                        shardId, events.size() - acknowledged, events.size(), attempt, retryBackoff,
+                        result.failures().get(0).reason());
+            }
+            events = events.subList(acknowledged, events.size());
+            records = records.subList(acknowledged, records.size());
+            if (!pause()) {
+                return;
+            }
+        }
+    }
+
+    /** The batch's result once every route has settled it; null if interrupted. */
+    private BatchResult<Map<String, AttributeValue>> settle(List<ChangeEvent<Map<String, AttributeValue>>> events) {
+        CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
+        pipeline.flush();
+        try {
+            return done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("the pipeline failed a batch of shard " + shardId, e.getCause());
+        }
+    }
+
+    private static int indexOf(List<ChangeEvent<Map<String, AttributeValue>>> events,
+            ChangeEvent<Map<String, AttributeValue>> event) {
+        for (int i = 0; i < events.size(); i++) {
+            if (events.get(i) == event) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("the failed event " + event.eventId() + " is not in the batch");
+    }
+
+    private boolean pause() {
+        if (retryBackoff.isZero()) {
+            return true;
+        }
+        try {
+            Thread.sleep(retryBackoff.toMillis());
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Checkpoints at {@code sequence} (null: the shard's end); false if this worker lost the shard. */
+    private boolean checkpoint(RecordProcessorCheckpointer checkpointer, String sequence) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                if (sequence == null) {
+                    checkpointer.checkpoint();
+                } else {
+                    checkpointer.checkpoint(sequence);
+                    lastAcknowledged = sequence;
+                }
+                return true;
+            } catch (ShutdownException e) {
+                LOG.info("Shard {}: the lease moved to another worker; not checkpointing", shardId);
+                stopping = true;
+                return false;
+            } catch (ThrottlingException | KinesisClientLibDependencyException e) {
+                if (attempt >= CHECKPOINT_ATTEMPTS) {
+                    // Not fatal: the next batch's checkpoint covers this one.
+                    LOG.warn("Shard {}: checkpoint failed {} times, going on: {}", shardId, attempt, e.toString());
+                    return true;
+                }
+                if (!pause()) {
+                    return false;
+                }
+            } catch (software.amazon.kinesis.exceptions.InvalidStateException e) {
+                LOG.error("Shard {}: the lease table refused the checkpoint: {}", shardId, e.toString());
+                return false;
+            }
+        }
+    }
+
+    @Override
+    public void leaseLost(LeaseLostInput input) {
+        stopping = true;
+        LOG.info("Shard {}: lease lost", shardId);
+    }
+
+    @Override
+    public void shardEnded(ShardEndedInput input) {
+        LOG.info("Shard {} ended; checkpointing its end so that KCL starts its children", shardId);
+        checkpoint(input.checkpointer(), null);
+    }
+
+    @Override
+    public void shutdownRequested(ShutdownRequestedInput input) {
+        stopping = true;
+        if (lastAcknowledged != null) {
+            checkpoint(input.checkpointer(), lastAcknowledged);
+        }
+    }
+}

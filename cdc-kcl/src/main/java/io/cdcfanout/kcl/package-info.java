@@ -1,0 +1,2 @@
+/** Runs a pipeline under KCL 3 with the DynamoDB Streams Kinesis Adapter. */
+package io.cdcfanout.kcl;
