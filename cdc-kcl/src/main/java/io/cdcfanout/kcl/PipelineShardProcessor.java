@@ -54,8 +54,12 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
     @Override
     public void processRecords(DynamoDBStreamsProcessRecordsInput input) {
         List<Record> records = new ArrayList<>(input.records().size());
+        // KCL's own sequence numbers, as its checkpointer expects them (a defective record may lack one
+        // in its DynamoDB part).
+        List<String> sequences = new ArrayList<>(input.records().size());
         for (DynamoDBStreamsClientRecord r : input.records()) {
             records.add(r.getRecord());
+            sequences.add(r.sequenceNumber());
         }
         List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, shardId);
         int attempt = 0;
@@ -67,9 +71,7 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
             }
             int acknowledged = result.succeeded() ? events.size() : indexOf(events, result.firstFailure().get());
             if (acknowledged > 0) {
-                // Records keep the stream's own spelling of sequence numbers; events drop leading zeros.
-                String sequence = records.get(acknowledged - 1).dynamodb().sequenceNumber();
-                if (!checkpoint(input.checkpointer(), sequence)) {
+                if (!checkpoint(input.checkpointer(), sequences.get(acknowledged - 1))) {
                     return;
                 }
             }
@@ -82,7 +84,7 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
                         result.failures().get(0).reason());
             }
             events = events.subList(acknowledged, events.size());
-            records = records.subList(acknowledged, records.size());
+            sequences = sequences.subList(acknowledged, sequences.size());
             if (!pause()) {
                 return;
             }
