@@ -127,10 +127,24 @@ class KclEndToEndTest {
                 LocalKcl worker = new LocalKcl(local, arn, application, "worker-2", PipelineProcessorFactory
                         .builder().streamArn(arn).pipeline(pipeline).build())) {
             await(worker, () -> second.events().size() >= 20, "the 20 new changes");
+            assertEquals(20, second.events().size(), "nothing acknowledged before was delivered again: "
+                    + versionsByKey(second.events()).keySet());
+
+            // The shard closes and a child opens: KCL finishes the parent (its end is checkpointed), then
+            // reads the child.
+            LocalDynamoDb.rollover(db);
+            for (int k = 0; k < 20; k++) {
+                put(db, table, "n" + k, 1);
+            }
+            await(worker, () -> second.events().size() >= 40, "the 20 changes in the child shard");
         }
-        Map<String, List<Integer>> taken = versionsByKey(second.events());
-        assertEquals(20, second.events().size(), "nothing acknowledged before was delivered again: " + taken.keySet());
-        taken.keySet().forEach(key -> assertTrue(key.startsWith("n"), key));
+        List<ChangeEvent<? extends Map<String, AttributeValue>>> taken = second.events();
+        assertEquals(40, taken.size());
+        versionsByKey(taken).forEach((key, versions) -> {
+            assertTrue(key.startsWith("n"), key);
+            assertEquals(List.of(0, 1), versions, "order of " + key + " across the parent and the child shard");
+        });
+        assertEquals(2, taken.stream().map(e -> e.position().shardId()).distinct().count(), "parent and child");
     }
 
     /** The lease table's checkpoint of the stream's only shard, if one was written. */
