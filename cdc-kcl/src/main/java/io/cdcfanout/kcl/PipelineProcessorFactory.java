@@ -70,7 +70,10 @@ public final class PipelineProcessorFactory implements ShardRecordProcessorFacto
             return this;
         }
 
-        /** The pause before unacknowledged records are submitted again; zero or more, 1 s by default. */
+        /**
+         * The pause before unacknowledged records are submitted again; zero or more,
+         * {@value PipelineProcessorFactory#DEFAULT_RETRY_BACKOFF_MILLIS} ms by default.
+         */
         public Builder retryBackoff(Duration retryBackoff) {
             Objects.requireNonNull(retryBackoff, "retryBackoff must not be null");
             if (retryBackoff.isNegative()) {

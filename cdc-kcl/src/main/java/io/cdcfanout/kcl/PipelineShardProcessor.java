@@ -65,23 +65,20 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
         int attempt = 0;
         while (!events.isEmpty() && !stopping) {
             attempt++;
-            BatchResult<Map<String, AttributeValue>> result = settle(events);
-            if (result == null) {
+            Outcome outcome = settle(events);
+            if (outcome == null) {
                 return; // interrupted: KCL is shutting down
             }
-            int acknowledged = result.succeeded() ? events.size() : indexOf(events, result.firstFailure().get());
-            if (acknowledged > 0) {
-                if (!checkpoint(input.checkpointer(), sequences.get(acknowledged - 1))) {
-                    return;
-                }
+            int acknowledged = outcome.acknowledged();
+            if (acknowledged > 0 && !checkpoint(input.checkpointer(), sequences.get(acknowledged - 1))) {
+                return;
             }
-            if (result.succeeded()) {
+            if (acknowledged == events.size()) {
                 return;
             }
             if (attempt == 1 || attempt % 10 == 0) {
                 LOG.warn("Shard {}: {} of {} records not acknowledged (attempt {}), submitting them again in {}: {}",
-                        shardId, events.size() - acknowledged, events.size(), attempt, retryBackoff,
-                        result.failures().get(0).reason());
+                        shardId, events.size() - acknowledged, events.size(), attempt, retryBackoff, outcome.reason());
             }
             events = events.subList(acknowledged, events.size());
             sequences = sequences.subList(acknowledged, sequences.size());
@@ -91,18 +88,30 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
         }
     }
 
-    /** The batch's result once every route has settled it; null if interrupted. */
-    private BatchResult<Map<String, AttributeValue>> settle(List<ChangeEvent<Map<String, AttributeValue>>> events) {
+    /** How many leading events of a batch every route acknowledged, and why the next one was not. */
+    private record Outcome(int acknowledged, String reason) {
+    }
+
+    /** The batch's outcome once every route has settled it; null if interrupted. */
+    private Outcome settle(List<ChangeEvent<Map<String, AttributeValue>>> events) {
         CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
         pipeline.flush();
+        BatchResult<Map<String, AttributeValue>> result;
         try {
-            return done.get();
+            result = done.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;
         } catch (ExecutionException e) {
-            throw new IllegalStateException("the pipeline failed a batch of shard " + shardId, e.getCause());
+            // The pipeline's futures never fail. If one did, nothing counts as acknowledged: throwing
+            // would make KCL go on past the batch.
+            LOG.error("Shard {}: the pipeline failed a batch; it will be submitted again", shardId, e.getCause());
+            return new Outcome(0, "the pipeline failed: " + e.getCause());
         }
+        if (result.succeeded()) {
+            return new Outcome(events.size(), null);
+        }
+        return new Outcome(indexOf(events, result.firstFailure().get()), result.failures().get(0).reason());
     }
 
     private static int indexOf(List<ChangeEvent<Map<String, AttributeValue>>> events,
