@@ -13,7 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -37,7 +39,8 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
     private final Duration retryBackoff;
     private String shardId = StreamRecords.UNKNOWN_SHARD;
     private String lastAcknowledged;
-    private volatile boolean stopping;
+    /** Counted down once the shard is given up: lease lost, or shutdown requested. */
+    private final CountDownLatch stop = new CountDownLatch(1);
 
     PipelineShardProcessor(Pipeline<Map<String, AttributeValue>> pipeline, Source source, Duration retryBackoff) {
         this.pipeline = pipeline;
@@ -63,7 +66,7 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
         }
         List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, shardId);
         int attempt = 0;
-        while (!events.isEmpty() && !stopping) {
+        while (!events.isEmpty() && stop.getCount() > 0) {
             attempt++;
             Outcome outcome = settle(events);
             if (outcome == null) {
@@ -124,17 +127,19 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
         throw new IllegalStateException("the failed event " + event.eventId() + " is not in the batch");
     }
 
+    /** Waits {@code retryBackoff}, or less if the shard is given up meanwhile; false if it was. */
     private boolean pause() {
-        if (retryBackoff.isZero()) {
-            return true;
-        }
         try {
-            Thread.sleep(retryBackoff.toMillis());
-            return true;
+            return !stop.await(retryBackoff.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         }
+    }
+
+    /** Ends the resubmissions, and wakes a pause at once. */
+    private void giveUp() {
+        stop.countDown();
     }
 
     /** Checkpoints at {@code sequence} (null: the shard's end); false if this worker lost the shard. */
@@ -150,7 +155,7 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
                 return true;
             } catch (ShutdownException e) {
                 LOG.info("Shard {}: the lease moved to another worker; not checkpointing", shardId);
-                stopping = true;
+                giveUp();
                 return false;
             } catch (ThrottlingException | KinesisClientLibDependencyException e) {
                 if (attempt >= CHECKPOINT_ATTEMPTS) {
@@ -170,7 +175,7 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
 
     @Override
     public void leaseLost(LeaseLostInput input) {
-        stopping = true;
+        giveUp();
         LOG.info("Shard {}: lease lost", shardId);
     }
 
@@ -182,7 +187,7 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
 
     @Override
     public void shutdownRequested(ShutdownRequestedInput input) {
-        stopping = true;
+        giveUp();
         if (lastAcknowledged != null) {
             checkpoint(input.checkpointer(), lastAcknowledged);
         }
