@@ -91,9 +91,9 @@ final class RouteWorker<T, R> {
         this.limits = sink.limits();
         this.callEvents = Math.min(route.buffer().maxEvents(), limits.maxBatchEvents());
         this.callBytes = Math.min(route.buffer().maxBytes(), limits.maxBatchBytes());
-        // Zero means "as soon as no call is in flight"; any other age rounds up to a whole millisecond.
+        // Rounded up to whole milliseconds; zero stays zero: "as soon as no call is in flight".
         Duration age = route.buffer().maxAge();
-        this.maxAgeMillis = age.isZero() ? 0 : Math.max(1, age.plusNanos(999_999).toMillis());
+        this.maxAgeMillis = age.plusNanos(999_999).toMillis();
         this.retry = Retry.of("cdc-route-" + name, retryConfig(route.retry()));
         this.clock = clock;
         this.scheduler = scheduler;
