@@ -94,9 +94,7 @@ class ArchiveReplayEndToEndTest {
             // First run: 300 changes, flushed every 40 events or 5 ms; checkpoints stop after the first 100.
             RecordingListener first = new RecordingListener();
             try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(s3, bucket, 40, first);
-                    StreamPoller poller = StreamPoller.builder().streamsClient(local.streams("eu-north-1"))
-                            .table(table, db).checkpointStore(store).pipeline(pipeline)
-                            .pollInterval(Duration.ofMillis(10)).build().start()) {
+                    StreamPoller poller = poller(local, db, table, store, pipeline)) {
                 put(db, table, 0, 100);
                 awaitDelivered(first, 100, poller);
                 store.forgetting.set(true);
@@ -113,9 +111,7 @@ class ArchiveReplayEndToEndTest {
             store.forgetting.set(false);
             RecordingListener second = new RecordingListener();
             try (Pipeline<Map<String, AttributeValue>> pipeline = pipeline(s3, bucket, 17, second);
-                    StreamPoller poller = StreamPoller.builder().streamsClient(local.streams("eu-north-1"))
-                            .table(table, db).checkpointStore(store).pipeline(pipeline)
-                            .pollInterval(Duration.ofMillis(10)).build().start()) {
+                    StreamPoller poller = poller(local, db, table, store, pipeline)) {
                 put(db, table, 300, 350);
                 // The replay starts at the last saved checkpoint, which may lag the 100th change; so wait
                 // for the 50 new changes to be written, not for a count of deliveries.
@@ -130,6 +126,12 @@ class ArchiveReplayEndToEndTest {
             assertTrue(second.count("archive.sink.s3.skipped") >= 150,
                     "the replay skipped what the first run archived: " + second.count("archive.sink.s3.skipped"));
         }
+    }
+
+    private static StreamPoller poller(LocalDynamoDb local, DynamoDbClient db, String table, CheckpointStore store,
+            Pipeline<Map<String, AttributeValue>> pipeline) {
+        return StreamPoller.builder().streamsClient(local.streams("eu-north-1")).table(table, db)
+                .checkpointStore(store).pipeline(pipeline).pollInterval(Duration.ofMillis(10)).build().start();
     }
 
     private static Pipeline<Map<String, AttributeValue>> pipeline(LocalS3 s3, String bucket, int perObject,
