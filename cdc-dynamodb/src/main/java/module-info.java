@@ -10,7 +10,6 @@ module io.cdcfanout.dynamodb {
     requires software.amazon.awssdk.awscore;
     requires transitive aws.lambda.java.core;
     requires transitive aws.lambda.java.events;
-    requires aws.lambda.java.events.sdk.transformer;
     requires com.fasterxml.jackson.core;
     requires org.slf4j;
 

@@ -42,7 +42,7 @@ public final class ChangeEvent<T> {
         this.operation = Objects.requireNonNull(b.operation, "operation must not be null");
         this.source = Objects.requireNonNull(b.source, "source must not be null");
         this.position = Objects.requireNonNull(b.position, "position must not be null");
-        this.creationTime = Objects.requireNonNull(b.creationTime, "creationTime must not be null");
+        this.creationTime = b.creationTime;
         this.eventId = Objects.requireNonNull(b.eventId, "eventId must not be null");
         this.key = Objects.requireNonNull(b.key, "key must not be null");
         this.before = b.before;
@@ -150,9 +150,12 @@ public final class ChangeEvent<T> {
         return position;
     }
 
-    /** When the change was made, as the stream approximates it (DynamoDB rounds to the second). */
-    public Instant creationTime() {
-        return creationTime;
+    /**
+     * When the change was made, as the stream approximates it (DynamoDB rounds to the second); empty when
+     * the record carried no time, as in the Lambda developer guide's sample event.
+     */
+    public Optional<Instant> creationTime() {
+        return Optional.ofNullable(creationTime);
     }
 
     /** The stream's unique id of this event. */
@@ -211,7 +214,7 @@ public final class ChangeEvent<T> {
     public boolean equals(Object o) {
         return o instanceof ChangeEvent<?> e && ttlExpiry == e.ttlExpiry && sizeBytes == e.sizeBytes
                 && operation == e.operation && source.equals(e.source) && position.equals(e.position)
-                && creationTime.equals(e.creationTime) && eventId.equals(e.eventId) && key.equals(e.key)
+                && Objects.equals(creationTime, e.creationTime) && eventId.equals(e.eventId) && key.equals(e.key)
                 && Objects.equals(before, e.before) && Objects.equals(after, e.after)
                 && Objects.equals(changedAttributes, e.changedAttributes) && Objects.equals(defect, e.defect);
     }

@@ -102,7 +102,11 @@ public final class JsonLinesSerializer implements EventSerializer {
                 g.writeFieldName("after");
                 writeImage(g, "after", raw.after().get());
             }
-            g.writeStringField("time", timeText(raw.creationTime()));
+            if (raw.creationTime().isPresent()) {
+                g.writeStringField("time", timeText(raw.creationTime().get()));
+            } else {
+                g.writeNullField("time");
+            }
             g.writeObjectFieldStart("position");
             g.writeStringField("shard", raw.position().shardId());
             g.writeStringField("seq", raw.position().sequenceNumber());

@@ -80,6 +80,10 @@ public final class StreamRecords {
         Objects.requireNonNull(source, "source must not be null");
         Objects.requireNonNull(shardId, "shardId must not be null");
         Defects defects = new Defects();
+        if (shardId.isBlank()) {
+            defects.add("the shard id must not be blank; the event shows " + UNKNOWN_SHARD);
+            shardId = UNKNOWN_SHARD;
+        }
         StreamRecord sr = record.dynamodb();
         if (sr == null) {
             defects.add("dynamodb is missing (every stream record carries its change there)");
@@ -96,11 +100,9 @@ public final class StreamRecords {
                     + sequence + "'") + ")");
             sequence = "0";
         }
+        // Absent in the Lambda developer guide's sample event: the event then has no time, and only
+        // what needs one (a time partition) refuses it.
         Instant created = sr.approximateCreationDateTime();
-        if (created == null) {
-            defects.add("ApproximateCreationDateTime is missing");
-            created = Instant.EPOCH;
-        }
         Map<String, AttributeValue> before = sr.hasOldImage() ? sr.oldImage() : null;
         Map<String, AttributeValue> after = sr.hasNewImage() ? sr.newImage() : null;
         Operation op = operation(record, before, after, defects);
@@ -120,7 +122,11 @@ public final class StreamRecords {
             defects.add("userIdentity names a TTL expiry, which only removes items (the event is " + op + ")");
         }
         Long size = sr.sizeBytes();
-        long sizeBytes = size != null ? size
+        if (size != null && size < 0) {
+            defects.add("SizeBytes must be at least 0 (was " + size + ")");
+            size = null;
+        }
+        long sizeBytes = size != null ? size : defects.reason() != null ? 0
                 : (before == null ? 0 : AttributeValues.size(before)) + (after == null ? 0 : AttributeValues.size(after));
         return ChangeEvent.<Map<String, AttributeValue>>builder()
                 .operation(op)
@@ -179,6 +185,20 @@ public final class StreamRecords {
         if (op == Operation.REMOVE && after != null) {
             defects.add("NewImage is present, but a REMOVE has no new image");
         }
+        boolean carriesNew = view == StreamViewType.NEW_IMAGE || view == StreamViewType.NEW_AND_OLD_IMAGES;
+        boolean carriesOld = view == StreamViewType.OLD_IMAGE || view == StreamViewType.NEW_AND_OLD_IMAGES;
+        if (after != null && !carriesNew) {
+            defects.add("NewImage is present, but a " + view + " stream carries none");
+        }
+        if (before != null && !carriesOld) {
+            defects.add("OldImage is present, but a " + view + " stream carries none");
+        }
+        if (after != null && after.isEmpty()) {
+            defects.add("NewImage is empty (an item holds at least its key attributes)");
+        }
+        if (before != null && before.isEmpty()) {
+            defects.add("OldImage is empty (an item holds at least its key attributes)");
+        }
     }
 
     private static void checkValues(String field, Map<String, AttributeValue> image, Defects defects) {
@@ -198,6 +218,11 @@ public final class StreamRecords {
         Map<String, Object> values = new LinkedHashMap<>();
         for (Map.Entry<String, AttributeValue> e : sr.keys().entrySet()) {
             Object v = AttributeValues.keyValue(e.getValue());
+            if (v instanceof String str && AttributeValues.unicodeProblem(str) != null
+                    || AttributeValues.unicodeProblem(e.getKey()) != null) {
+                defects.add("Keys attribute '" + e.getKey() + "' is not valid Unicode (a lone surrogate)");
+                return EventKey.of(source.table(), "eventID", eventId);
+            }
             if (v == null) {
                 defects.add("Keys attribute '" + e.getKey() + "' must be of type S, N or B");
                 return EventKey.of(source.table(), "eventID", eventId);

@@ -32,7 +32,7 @@ public interface Partitioner {
     /** {@code dt=YYYY-MM-DD}, the UTC day of the event's approximate creation time. */
     static Partitioner byDay() {
         return event -> {
-            ZonedDateTime t = event.creationTime().atZone(ZoneOffset.UTC);
+            ZonedDateTime t = time(event);
             return "dt=" + date(t);
         };
     }
@@ -40,7 +40,7 @@ public interface Partitioner {
     /** {@code dt=YYYY-MM-DD/hour=HH}, the UTC hour of the event's approximate creation time. */
     static Partitioner byHour() {
         return event -> {
-            ZonedDateTime t = event.creationTime().atZone(ZoneOffset.UTC);
+            ZonedDateTime t = time(event);
             return "dt=" + date(t) + "/hour=" + two(t.getHour());
         };
     }
@@ -79,6 +79,13 @@ public interface Partitioner {
             }
             return name + "=" + ObjectNames.encode(v);
         };
+    }
+
+    /** The event's creation time in UTC; an event without one cannot go to a time partition. */
+    private static ZonedDateTime time(ChangeEvent<?> event) {
+        return event.creationTime().orElseThrow(() -> new IllegalArgumentException("a time partition needs the "
+                + "event's creation time (the stream record's ApproximateCreationDateTime), which event "
+                + event.eventId() + " lacks")).atZone(ZoneOffset.UTC);
     }
 
     private static String date(ZonedDateTime t) {

@@ -542,7 +542,9 @@ final class RouteWorker<T, R> {
                     continue;
                 }
                 delivered++;
-                oldest = Math.min(oldest, e.routed.creationTime().toEpochMilli());
+                if (e.routed.creationTime().isPresent()) {
+                    oldest = Math.min(oldest, e.routed.creationTime().get().toEpochMilli());
+                }
                 e.delivered();
             } else {
                 String reason = result.reason(i);

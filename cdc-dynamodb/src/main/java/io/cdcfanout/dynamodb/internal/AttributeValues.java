@@ -17,7 +17,8 @@ public final class AttributeValues {
      */
     public static String problem(Map<String, AttributeValue> image) {
         for (Map.Entry<String, AttributeValue> e : image.entrySet()) {
-            String p = check(e.getValue());
+            String p = unicodeProblem(e.getKey()) == null ? check(e.getValue())
+                    : "\0has a name that is not valid Unicode (a lone surrogate)";
             if (p != null) {
                 int at = p.indexOf('\0');
                 return "attribute '" + e.getKey() + p.substring(0, at) + "' " + p.substring(at + 1);
@@ -34,21 +35,44 @@ public final class AttributeValues {
         if (v == null) {
             return "\0is null (every value needs a type such as S, N or M)";
         }
-        switch (v.type()) {
-            case N:
-                return isNumber(v.n()) ? null
-                        : "\0has N value that is not a number (a number is digits with an optional sign, point and "
-                                + "exponent)";
+        AttributeValue.Type type = v.type();
+        if (type == null) {
+            return "\0has more than one type set (a value holds exactly one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)";
+        }
+        switch (type) {
+            case N: {
+                String p = numberProblem(v.n());
+                return p == null ? null : "\0has an N value that " + p;
+            }
             case NS:
                 for (String n : v.ns()) {
-                    if (!isNumber(n)) {
-                        return "\0has an NS member that is not a number";
+                    String p = numberProblem(n);
+                    if (p != null) {
+                        return "\0has an NS member that " + p;
                     }
                 }
                 return null;
+            case SS:
+                for (String m : v.ss()) {
+                    if (m == null) {
+                        return "\0has a null SS member";
+                    }
+                    if (unicodeProblem(m) != null) {
+                        return "\0has an SS member that is not valid Unicode (a lone surrogate)";
+                    }
+                }
+                return null;
+            case BS:
+                return v.bs().contains(null) ? "\0has a null BS member" : null;
+            case S:
+                return v.s() == null ? "\0has a null S value"
+                        : unicodeProblem(v.s()) == null ? null : "\0has an S value that is not valid Unicode (a lone surrogate)";
+            case B:
+                return v.b() == null ? "\0has a null B value" : null;
             case M:
                 for (Map.Entry<String, AttributeValue> e : v.m().entrySet()) {
-                    String p = check(e.getValue());
+                    String p = e.getKey() == null || unicodeProblem(e.getKey()) != null
+                            ? "\0has a member name that is null or not valid Unicode" : check(e.getValue());
                     if (p != null) {
                         return "." + e.getKey() + p;
                     }
@@ -63,8 +87,10 @@ public final class AttributeValues {
                     }
                 }
                 return null;
-            case S, SS, B, BS, BOOL, NUL:
+            case BOOL:
                 return null;
+            case NUL:
+                return Boolean.TRUE.equals(v.nul()) ? null : "\0has NULL set to false (NULL is always true)";
             default:
                 return "\0has no type this library knows (expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)";
         }
@@ -75,62 +101,143 @@ public final class AttributeValues {
      * of a key type (S, N or B).
      */
     public static Object keyValue(AttributeValue v) {
-        if (v == null) {
+        if (v == null || v.type() == null) {
             return null;
         }
         return switch (v.type()) {
             case S -> v.s();
-            case N -> isNumber(v.n()) ? new BigDecimal(v.n()) : null;
-            case B -> v.b().asByteArrayUnsafe();
+            case N -> numberProblem(v.n()) == null ? new BigDecimal(v.n()) : null;
+            case B -> v.b() == null ? null : v.b().asByteArrayUnsafe();
             default -> null;
         };
     }
 
     /**
-     * Whether {@code s} is a number in the JSON (and DynamoDB) grammar: optional minus, digits,
-     * optional fraction, optional exponent. DynamoDB also allows a leading '+' or '.', which it
-     * normalizes away before a stream sees the value, so they are refused here.
+     * Null when {@code s} is well-formed UTF-16, else where it is not. DynamoDB stores UTF-8, so a stream
+     * never carries a lone surrogate, which no JSON reader would accept back.
      */
-    public static boolean isNumber(String s) {
+    public static String unicodeProblem(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= Character.MIN_SURROGATE && c <= Character.MAX_SURROGATE) {
+                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                } else {
+                    return "a lone surrogate at index " + i;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** DynamoDB's largest number of significant digits. */
+    static final int MAX_PRECISION = 38;
+    /** The decimal exponent of the largest magnitude DynamoDB stores (9.99...E+125). */
+    static final int MAX_EXPONENT = 125;
+    /** The decimal exponent of the smallest non-zero magnitude DynamoDB stores (1E-130). */
+    static final int MIN_EXPONENT = -130;
+    /** The largest exponent written in a number worth parsing; anything beyond is out of range even for 0. */
+    private static final long MAX_EXPONENT_DIGITS_VALUE = 100_000;
+
+    /**
+     * Null when {@code s} is a number as DynamoDB hands it out, else the broken rule: JSON's grammar
+     * (optional minus, digits without a leading zero, optional fraction and exponent), at most
+     * {@value #MAX_PRECISION} significant digits, and a magnitude of zero or between 1E{@value #MIN_EXPONENT}
+     * and 9.99...E+{@value #MAX_EXPONENT}. Allocates nothing for a valid number.
+     */
+    public static String numberProblem(String s) {
         if (s == null) {
-            return false;
+            return "is null";
         }
         int n = s.length();
         int i = 0;
         if (i < n && s.charAt(i) == '-') {
             i++;
         }
-        int digits = i;
+        int intStart = i;
         while (i < n && isDigit(s.charAt(i))) {
             i++;
         }
-        if (i == digits) {
-            return false;
+        int intEnd = i;
+        if (intEnd == intStart) {
+            return "is not a number (a number is digits with an optional minus, fraction and exponent)";
         }
+        if (s.charAt(intStart) == '0' && intEnd - intStart > 1) {
+            return "has a leading zero (DynamoDB drops them; a stream never has one)";
+        }
+        int fracStart = i;
+        int fracEnd = i;
         if (i < n && s.charAt(i) == '.') {
             i++;
-            int frac = i;
+            fracStart = i;
             while (i < n && isDigit(s.charAt(i))) {
                 i++;
             }
-            if (i == frac) {
-                return false;
+            fracEnd = i;
+            if (fracEnd == fracStart) {
+                return "is not a number (a point must be followed by digits)";
             }
         }
+        long exponent = 0;
         if (i < n && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
             i++;
+            boolean negative = false;
             if (i < n && (s.charAt(i) == '+' || s.charAt(i) == '-')) {
+                negative = s.charAt(i) == '-';
                 i++;
             }
-            int exp = i;
+            int expStart = i;
             while (i < n && isDigit(s.charAt(i))) {
+                if (exponent < 1_000_000_000L) {
+                    exponent = exponent * 10 + (s.charAt(i) - '0');
+                }
                 i++;
             }
-            if (i == exp) {
-                return false;
+            if (i == expStart) {
+                return "is not a number (an exponent must have digits)";
+            }
+            exponent = negative ? -exponent : exponent;
+        }
+        if (i != n) {
+            return "is not a number (unexpected character at index " + i + ")";
+        }
+        if (Math.abs(exponent) > MAX_EXPONENT_DIGITS_VALUE) {
+            return "has an exponent outside DynamoDB's range (1E" + MIN_EXPONENT + " to 9.99...E+" + MAX_EXPONENT + ")";
+        }
+        // Significant digits: from the first non-zero digit to the last non-zero one, across the point.
+        int first = -1;
+        int last = -1;
+        int digits = (intEnd - intStart) + (fracEnd - fracStart);
+        for (int d = 0; d < digits; d++) {
+            char c = d < intEnd - intStart ? s.charAt(intStart + d) : s.charAt(fracStart + d - (intEnd - intStart));
+            if (c != '0') {
+                if (first < 0) {
+                    first = d;
+                }
+                last = d;
             }
         }
-        return i == n;
+        if (first < 0) {
+            return null; // zero, whatever its exponent
+        }
+        if (last - first + 1 > MAX_PRECISION) {
+            return "has more than " + MAX_PRECISION + " significant digits (DynamoDB's precision)";
+        }
+        long magnitude = exponent + (intEnd - intStart) - 1 - first;
+        if (magnitude > MAX_EXPONENT || magnitude < MIN_EXPONENT) {
+            return "is outside DynamoDB's range (a magnitude from 1E" + MIN_EXPONENT + " to 9.99...E+"
+                    + MAX_EXPONENT + ")";
+        }
+        return null;
+    }
+
+    /**
+     * Whether {@code s} is a number as DynamoDB hands it out: see {@link #numberProblem}. DynamoDB also
+     * accepts a leading '+', '.' or zeros, which it normalizes away before a stream sees the value, so
+     * they are refused here.
+     */
+    public static boolean isNumber(String s) {
+        return numberProblem(s) == null;
     }
 
     private static boolean isDigit(char c) {
@@ -147,7 +254,7 @@ public final class AttributeValues {
     }
 
     private static long size(AttributeValue v) {
-        if (v == null) {
+        if (v == null || v.type() == null) {
             return 0;
         }
         return switch (v.type()) {

@@ -98,28 +98,49 @@ public abstract class DynamoDbStreamHandler implements RequestHandler<DynamodbEv
         pipeline.flush();
         long waitMillis = context == null ? Long.MAX_VALUE
                 : Math.max(0, context.getRemainingTimeInMillis() - deadlineMargin.toMillis());
-        String firstFailed;
+        int firstFailed;
         try {
             BatchResult<Map<String, AttributeValue>> result = done.get(waitMillis, TimeUnit.MILLISECONDS);
             if (result.succeeded()) {
                 return new StreamsEventResponse(List.of());
             }
-            firstFailed = result.firstFailure().orElseThrow().position().sequenceNumber();
+            firstFailed = indexOf(events, result.firstFailure().orElseThrow());
+            // Reasons may quote item data (a sink's message), so they stay at DEBUG.
             LOG.warn("{} of {} records were not acknowledged; asking the event source mapping to retry from "
-                    + "sequence number {} ({})", result.failures().size(), events.size(), firstFailed,
-                    result.failures().get(0).reason());
+                    + "record {} of the batch", result.failures().size(), events.size(), firstFailed);
+            LOG.debug("First unacknowledged record's reason: {}", result.failures().get(0).reason());
         } catch (TimeoutException e) {
-            firstFailed = events.get(0).position().sequenceNumber();
+            firstFailed = 0;
             LOG.warn("The batch of {} records did not settle before the invocation's deadline; asking for a retry "
                     + "of the whole batch", events.size());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            firstFailed = events.get(0).position().sequenceNumber();
+            firstFailed = 0;
         } catch (ExecutionException e) {
             // The pipeline's futures never fail; treat it as an unacknowledged batch all the same.
-            firstFailed = events.get(0).position().sequenceNumber();
-            LOG.error("The pipeline failed the batch", e.getCause());
+            firstFailed = 0;
+            LOG.error("The pipeline failed the batch ({})", e.getCause().getClass().getName());
         }
-        return new StreamsEventResponse(List.of(new StreamsEventResponse.BatchItemFailure(firstFailed)));
+        return new StreamsEventResponse(List.of(new StreamsEventResponse.BatchItemFailure(
+                sequenceNumber(event, events, firstFailed))));
+    }
+
+    private static int indexOf(List<? extends ChangeEvent<?>> events, ChangeEvent<?> failed) {
+        for (int i = 0; i < events.size(); i++) {
+            if (events.get(i) == failed) {
+                return i;
+            }
+        }
+        return 0; // not one of ours: retrying the whole batch loses nothing
+    }
+
+    /**
+     * The record's SequenceNumber exactly as received: the event source mapping matches the
+     * identifier as a string, so a normalized number (leading zeros dropped) would not be found.
+     */
+    static String sequenceNumber(DynamodbEvent event, List<? extends ChangeEvent<?>> events, int index) {
+        DynamodbEvent.DynamodbStreamRecord r = event.getRecords().get(index);
+        String raw = r == null || r.getDynamodb() == null ? null : r.getDynamodb().getSequenceNumber();
+        return raw != null ? raw : events.get(index).position().sequenceNumber();
     }
 }

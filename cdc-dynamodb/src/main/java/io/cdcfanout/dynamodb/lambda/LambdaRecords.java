@@ -1,14 +1,12 @@
 package io.cdcfanout.dynamodb.lambda;
 
 import com.amazonaws.services.lambda.runtime.events.DynamodbEvent;
-import com.amazonaws.services.lambda.runtime.events.transformers.v2.dynamodb.DynamodbRecordTransformer;
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.EventKey;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.Position;
 import io.cdcfanout.api.Source;
 import io.cdcfanout.dynamodb.StreamRecords;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -17,10 +15,10 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.Record;
 
 /**
- * Maps a Lambda {@link DynamodbEvent} to change events: each record goes through the SDK's
- * {@code DynamodbRecordTransformer} to an SDK v2 {@link Record}, then {@link StreamRecords#toEvent};
- * the table and region come from the record's {@code eventSourceARN}, which the v2 type lacks. A
- * record that cannot be transformed becomes a defective event. Stateless and thread-safe.
+ * Maps a Lambda {@link DynamodbEvent} to change events: each record is copied, field by field, to an
+ * SDK v2 {@link Record}, then mapped by {@link StreamRecords#toEvent}, so a broken record gets the same
+ * precise defect on every source; the table and region come from the record's {@code eventSourceARN},
+ * which the v2 type lacks. Stateless and thread-safe.
  */
 public final class LambdaRecords {
     private LambdaRecords() {
@@ -39,8 +37,10 @@ public final class LambdaRecords {
             return List.of();
         }
         List<ChangeEvent<Map<String, AttributeValue>>> events = new ArrayList<>(records.size());
-        for (DynamodbEvent.DynamodbStreamRecord r : records) {
-            events.add(toEvent(r));
+        for (int i = 0; i < records.size(); i++) {
+            DynamodbEvent.DynamodbStreamRecord r = records.get(i);
+            events.add(r != null ? toEvent(r) : untransformable(new DynamodbEvent.DynamodbStreamRecord(),
+                    Source.ofTable("unknown-table"), "Records[" + i + "] is null"));
         }
         return events;
     }
@@ -63,11 +63,12 @@ public final class LambdaRecords {
         }
         ChangeEvent<Map<String, AttributeValue>> event;
         try {
-            Record v2 = DynamodbRecordTransformer.toRecordV2(record);
+            Record v2 = LambdaToSdk.record(record);
             event = StreamRecords.toEvent(v2, source, StreamRecords.UNKNOWN_SHARD);
         } catch (RuntimeException e) {
-            return untransformable(record, source, "the record could not be transformed to an SDK v2 Record ("
-                    + e.getClass().getSimpleName() + ")" + (sourceProblem == null ? "" : "; " + sourceProblem));
+            // Not expected: the copy judges nothing and the mapping never throws. Named, not hidden.
+            return untransformable(record, source, "the record could not be mapped (" + e.getClass().getName()
+                    + " in the library; please report it)" + (sourceProblem == null ? "" : "; " + sourceProblem));
         }
         if (sourceProblem == null) {
             return event;
@@ -85,7 +86,6 @@ public final class LambdaRecords {
                 .source(source)
                 .position(new Position(StreamRecords.UNKNOWN_SHARD,
                         sequence != null && sequence.matches("[0-9]+") ? sequence : "0"))
-                .creationTime(Instant.EPOCH)
                 .eventId(id)
                 .key(EventKey.of(source.table(), "eventID", id))
                 .defect(reason + "; the operation and key shown are stand-ins")

@@ -425,7 +425,8 @@ public final class StreamPoller implements AutoCloseable {
             s.inFlight.add(f);
             done.whenComplete((r, t) -> wakeups.offer(f));
             s.lastRead = last;
-            Duration lag = Duration.between(events.get(events.size() - 1).creationTime(), clock.instant());
+            Duration lag = events.get(events.size() - 1).creationTime()
+                    .map(t -> Duration.between(t, clock.instant())).orElse(Duration.ZERO);
             safe(() -> listener.onRecords(s.id, records.size(), lag));
             s.nextPollAt = clock.millis();
             s.lastRecordsAt = s.nextPollAt;

@@ -28,7 +28,11 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 class DynamoDbStreamHandlerTest {
 
     private static DynamodbEvent fixture() throws Exception {
-        try (InputStream in = DynamoDbStreamHandlerTest.class.getResourceAsStream("/fixtures/dynamodb-event.json")) {
+        return fixture("/fixtures/dynamodb-event.json");
+    }
+
+    static DynamodbEvent fixture(String resource) throws Exception {
+        try (InputStream in = DynamoDbStreamHandlerTest.class.getResourceAsStream(resource)) {
             return LambdaEventSerializers.serializerFor(DynamodbEvent.class, DynamodbEvent.class.getClassLoader())
                     .fromJson(in);
         }
@@ -49,7 +53,7 @@ class DynamoDbStreamHandlerTest {
         assertEquals("Movies", insert.source().table());
         assertEquals("eu-west-1", insert.source().region());
         assertEquals(Operation.INSERT, insert.operation());
-        assertEquals(Instant.ofEpochSecond(1714564800), insert.creationTime());
+        assertEquals(Instant.ofEpochSecond(1714564800), insert.creationTime().orElseThrow());
         assertEquals("111111111111111111111", insert.position().sequenceNumber());
         assertEquals(Map.of("year", new BigDecimal("2013"), "title", "Rush"), insert.key().values());
         String line = new String(JsonLinesSerializer.plain().toBytes(insert), StandardCharsets.UTF_8);
@@ -90,5 +94,39 @@ class DynamoDbStreamHandlerTest {
         assertEquals(1, response.getBatchItemFailures().size());
         assertEquals("333333333333333333333", response.getBatchItemFailures().get(0).getItemIdentifier(),
                 "the first record that was not acknowledged");
+    }
+
+    @Test
+    void theLambdaGuideSampleEventWithoutCreationTimesIsArchivedNotRejected() throws Exception {
+        RecordingSink<Map<String, AttributeValue>> sink = new RecordingSink<>();
+        RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
+        Handler handler = new Handler(Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(sink).build())
+                .deadLetterSink(deadLetters).build());
+        DynamodbEvent sample = fixture("/fixtures/lambda-guide-sample-event.json");
+        StreamsEventResponse response = handler.handleRequest(sample, null);
+        assertEquals(List.of(), response.getBatchItemFailures());
+        assertEquals(List.of("1", "2", "3"), sink.eventIds());
+        assertEquals(List.of(), deadLetters.eventIds());
+        List<ChangeEvent<Map<String, AttributeValue>>> events = LambdaRecords.toEvents(sample);
+        assertEquals(List.of(Operation.INSERT, Operation.MODIFY, Operation.REMOVE),
+                events.stream().map(ChangeEvent::operation).toList());
+        assertTrue(events.stream().allMatch(e -> e.creationTime().isEmpty()), "the sample has no times");
+        assertEquals("ExampleTableWithStream", events.get(0).source().table());
+        String line = new String(JsonLinesSerializer.plain().toBytes(events.get(0)), StandardCharsets.UTF_8);
+        assertTrue(line.contains("\"time\":null"), line);
+    }
+
+    @Test
+    void thePartialBatchResponseEchoesTheSequenceNumberAsReceivedWithLeadingZeros() throws Exception {
+        DynamodbEvent event = fixture("/fixtures/lambda-guide-sample-event.json");
+        event.getRecords().get(1).getDynamodb().setSequenceNumber("000222");
+        ScriptedSink<Map<String, AttributeValue>> sink = ScriptedSink.<Map<String, AttributeValue>>builder()
+                .fatalWhen(e -> e.eventId().equals("2"), "rejected").build();
+        Handler handler = new Handler(Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(sink).build()).build());
+        StreamsEventResponse response = handler.handleRequest(event, null);
+        assertEquals("000222", response.getBatchItemFailures().get(0).getItemIdentifier(),
+                "the mapping matches identifiers as strings");
     }
 }
