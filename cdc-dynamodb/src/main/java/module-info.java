@@ -4,6 +4,7 @@
  */
 module io.cdcfanout.dynamodb {
     requires transitive io.cdcfanout.api;
+    requires io.cdcfanout.aws;
     requires transitive software.amazon.awssdk.services.dynamodb;
     requires transitive software.amazon.awssdk.enhanced.dynamodb;
     requires transitive software.amazon.awssdk.core;

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import io.cdcfanout.aws.internal.AwsErrors;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -135,8 +136,8 @@ public final class FirehoseSink implements Sink<Object> {
                     throw new SinkUnavailableException("Firehose delivery stream '" + stream + "' cannot take records: "
                             + code + ": " + ((AwsServiceException) e).awsErrorDetails().errorMessage(), e);
                 }
-                boolean retryable = e.retryable() || e instanceof AwsServiceException ase2
-                        && (ase2.isThrottlingException() || ase2.statusCode() >= 500) || code == null;
+                // Unknown refusals are fatal; throttling, 5xx, timeouts and dropped connections are not.
+                boolean retryable = AwsErrors.retryable(e);
                 String reason = "PutRecordBatch to delivery stream '" + stream + "' failed: "
                         + (code != null ? code + ": " : "") + e.getMessage();
                 for (Packed p : call) {

@@ -5,6 +5,11 @@ import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
 import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBRequestHandler;
 import com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBServerHandler;
 import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.net.InetAddress;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -43,7 +48,7 @@ public final class LocalDynamoDb {
 
     private LocalDynamoDb() throws Exception {
         int port;
-        try (ServerSocket s = new ServerSocket(0)) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
         // The command line turns telemetry off; its server is discarded because only the package-private
@@ -56,11 +61,46 @@ public final class LocalDynamoDb {
         withTestControl.setAccessible(true);
         LocalDynamoDBRequestHandler handler = withTestControl.newInstance(0, true, null, false, false, true);
         server = new DynamoDBProxyServer(port, new LocalDynamoDBServerHandler(handler, null));
+        bindToLoopback(server);
         server.start();
         endpoint = URI.create("http://127.0.0.1:" + port);
         client = client("us-east-1");
         streams = DynamoDbStreamsClient.builder().endpointOverride(endpoint).region(Region.US_EAST_1)
                 .credentialsProvider(credentials()).build();
+    }
+
+    /**
+     * Makes the server listen on 127.0.0.1 only: DynamoDB Local's Jetty connector binds every interface,
+     * and its constructor takes no host, so the connector is reached through the private field.
+     */
+    static void bindToLoopback(DynamoDBProxyServer proxy) throws ReflectiveOperationException {
+        Field field = DynamoDBProxyServer.class.getDeclaredField("server");
+        field.setAccessible(true);
+        Server jetty = (Server) field.get(proxy);
+        for (Connector c : jetty.getConnectors()) {
+            if (c instanceof ServerConnector sc) {
+                sc.setHost("127.0.0.1");
+            } else {
+                throw new IllegalStateException("DynamoDB Local has a connector this class cannot bind to loopback: "
+                        + c.getClass().getName());
+            }
+        }
+    }
+
+    /** The listening host and port of the shared server's connectors, as Jetty reports them. */
+    public List<String> listeningOn() {
+        try {
+            Field field = DynamoDBProxyServer.class.getDeclaredField("server");
+            field.setAccessible(true);
+            List<String> out = new ArrayList<>();
+            for (Connector c : ((Server) field.get(server)).getConnectors()) {
+                ServerConnector sc = (ServerConnector) c;
+                out.add(sc.getHost() + ":" + sc.getLocalPort());
+            }
+            return out;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The shared server, started on first use. */

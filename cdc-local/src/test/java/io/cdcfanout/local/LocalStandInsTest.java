@@ -66,4 +66,26 @@ class LocalStandInsTest {
         assertEquals(1, local.streams("eu-west-1").describeStream(d -> d.streamArn(arn)).streamDescription().shards()
                 .size());
     }
+
+    /** Regression: DynamoDB Local listened on every interface ({@code *:port}). */
+    @Test
+    void dynamoDbLocalListensOnLoopbackOnly() throws Exception {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        assertEquals(List.of("127.0.0.1:" + local.endpoint().getPort()), local.listeningOn());
+        String port = String.format(":%04X", local.endpoint().getPort());
+        List<String> listeners = new ArrayList<>();
+        for (String file : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            java.nio.file.Path table = java.nio.file.Path.of(file);
+            if (java.nio.file.Files.isReadable(table)) {
+                java.nio.file.Files.readAllLines(table).stream().skip(1).map(String::trim).map(l -> l.split("\\s+"))
+                        .filter(f -> f[3].equals("0A") && f[1].endsWith(port)).forEach(f -> listeners.add(f[1]));
+            }
+        }
+        if (java.nio.file.Files.isReadable(java.nio.file.Path.of("/proc/net/tcp"))) {
+            assertEquals(1, listeners.size(), "one listening socket: " + listeners);
+            assertTrue(listeners.get(0).equals("0100007F" + port)
+                    || listeners.get(0).equals("0000000000000000FFFF00000100007F" + port),
+                    "the kernel's view of the listening socket is 127.0.0.1: " + listeners);
+        }
+    }
 }

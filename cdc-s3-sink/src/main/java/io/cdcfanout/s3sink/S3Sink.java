@@ -7,6 +7,7 @@ import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.api.sink.SinkUnavailableException;
+import io.cdcfanout.aws.internal.AwsErrors;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -21,7 +22,6 @@ import java.util.zip.GZIPOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
@@ -309,9 +309,7 @@ public final class S3Sink implements Sink<Object> {
             throw new SinkUnavailableException("S3 bucket '" + settings.bucket() + "' cannot take objects: "
                     + detail + " (while " + what + ")", e);
         }
-        boolean retryable = e.retryable() || e instanceof SdkClientException || status >= 500 || status == 429
-                || service != null && service.isThrottlingException()
-                || "NoSuchUpload".equals(code) || "RequestTimeout".equals(code);
+        boolean retryable = AwsErrors.retryable(e);
         String reason = "S3 failed " + what + ": " + detail;
         for (int i : indexes) {
             result.fail(i, reason, retryable);

@@ -1,12 +1,11 @@
 package io.cdcfanout.dynamodb.internal;
 
 import io.cdcfanout.api.sink.SinkUnavailableException;
+import io.cdcfanout.aws.internal.AwsErrors;
 import java.util.Objects;
 import java.util.regex.Pattern;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException;
-import software.amazon.awssdk.services.dynamodb.model.RequestLimitExceededException;
 import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
 
 /** Table-name checks and error classification shared by the DynamoDB sinks and stores. Not API. */
@@ -31,11 +30,9 @@ public final class DynamoDbErrors {
         return table;
     }
 
-    /** Whether trying again may succeed: the SDK's verdict, throttling and 5xx. */
+    /** Whether trying again may succeed: throttling, 5xx, timeouts, I/O ({@link AwsErrors}). */
     public static boolean retryable(SdkException ex) {
-        return ex.retryable() || ex instanceof ProvisionedThroughputExceededException
-                || ex instanceof RequestLimitExceededException || ex instanceof AwsServiceException ase
-                && (ase.isThrottlingException() || ase.statusCode() >= 500);
+        return AwsErrors.retryable(ex);
     }
 
     /** Whether the table is missing or access to it is denied: no write to it can succeed. */

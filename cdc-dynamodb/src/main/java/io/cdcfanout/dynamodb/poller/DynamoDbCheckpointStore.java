@@ -1,6 +1,7 @@
 package io.cdcfanout.dynamodb.poller;
 
 import io.cdcfanout.api.CdcException;
+import io.cdcfanout.aws.internal.AwsErrors;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -151,7 +152,7 @@ public final class DynamoDbCheckpointStore implements CheckpointStore {
     }
 
     private static CdcException error(String what, SdkException e) {
-        return new CdcException(what + ": " + e.getMessage(), e, e.retryable());
+        return new CdcException(what + ": " + AwsErrors.describe(e), e, AwsErrors.retryable(e));
     }
 
     private static Map<String, AttributeValue> key(String streamArn, String shardId) {

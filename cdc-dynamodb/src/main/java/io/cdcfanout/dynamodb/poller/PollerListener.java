@@ -39,4 +39,11 @@ public interface PollerListener {
     /** A batch was not fully acknowledged; the shard goes back to its checkpoint after a pause. */
     default void onRewind(String shardId, String toCheckpoint, String reason) {
     }
+
+    /**
+     * This poller gave up a shard it held: another poller took its lease, or its checkpoint could no
+     * longer be saved. The other shards go on.
+     */
+    default void onShardLost(String shardId, String reason) {
+    }
 }

@@ -6,6 +6,7 @@ import io.cdcfanout.api.Position;
 import io.cdcfanout.api.Source;
 import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.aws.internal.AwsErrors;
 import io.cdcfanout.dynamodb.StreamRecords;
 import java.time.Clock;
 import java.time.Duration;
@@ -29,7 +30,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -37,7 +37,6 @@ import software.amazon.awssdk.services.dynamodb.model.DescribeStreamResponse;
 import software.amazon.awssdk.services.dynamodb.model.ExpiredIteratorException;
 import software.amazon.awssdk.services.dynamodb.model.GetRecordsResponse;
 import software.amazon.awssdk.services.dynamodb.model.GetShardIteratorRequest;
-import software.amazon.awssdk.services.dynamodb.model.LimitExceededException;
 import software.amazon.awssdk.services.dynamodb.model.Record;
 import software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException;
 import software.amazon.awssdk.services.dynamodb.model.Shard;
@@ -198,8 +197,9 @@ public final class StreamPoller implements AutoCloseable {
             while (running) {
                 long now = clock.millis();
                 if (now >= nextDiscovery) {
-                    discover();
+                    // Set first: discover() brings it forward when it must try again sooner.
                     nextDiscovery = now + shardDiscoveryInterval.toMillis();
+                    discover();
                 }
                 settle();
                 long wake = now + shardDiscoveryInterval.toMillis();
@@ -260,12 +260,12 @@ public final class StreamPoller implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("Flushing the pipeline on stop failed: {}", e.toString());
         }
-        long deadline = System.nanoTime() + closeTimeout.toNanos();
+        long deadline = clock.millis() + closeTimeout.toMillis();
         for (ShardState s : shards.values()) {
             for (InFlight f : s.inFlight) {
-                long left = deadline - System.nanoTime();
+                long left = deadline - clock.millis();
                 try {
-                    f.future.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+                    f.future.get(Math.max(0, left), TimeUnit.MILLISECONDS);
                 } catch (TimeoutException e) {
                     LOG.warn("Stopping with batches of shard {} still unsettled; they will be read again", s.id);
                     break;
@@ -303,6 +303,7 @@ public final class StreamPoller implements AutoCloseable {
             DescribeStreamResponse page = describe(() -> streams.describeStream(r -> r.streamArn(streamArn)
                     .exclusiveStartShardId(from)));
             if (page == null) {
+                keepLeases(); // a throttled DescribeStream must not let the leases lapse
                 return;
             }
             found.addAll(page.streamDescription().shards());
@@ -337,19 +338,68 @@ public final class StreamPoller implements AutoCloseable {
             }
         }
         firstDiscovery = false;
+        keepLeases();
+    }
+
+    /**
+     * Claims the eligible shards nobody holds and renews the ones this poller holds. A store that
+     * fails transiently is tried again a second later; a lease lost to another poller gives up that
+     * shard alone.
+     */
+    private void keepLeases() {
         for (ShardState s : shards.values()) {
-            if (!s.owned && eligible(s)) {
-                s.owned = store.claim(streamArn, s.id, workerId);
-                if (!s.owned) {
-                    LOG.info("Shard {} of {} is owned by another poller; leaving it", s.id, streamArn);
+            boolean renewing = s.owned && !s.finished;
+            if (!renewing && (s.owned || !eligible(s))) {
+                continue;
+            }
+            boolean held;
+            try {
+                held = store.claim(streamArn, s.id, workerId);
+            } catch (CdcException e) {
+                if (!e.retryable()) {
+                    throw e;
                 }
-            } else if (s.owned && !s.finished) {
-                if (!store.claim(streamArn, s.id, workerId)) {
-                    throw new CdcException("shard " + s.id + " of " + streamArn + " was taken over by another poller",
-                            false);
+                LOG.warn("{} shard {} failed; trying again in a second: {}", renewing ? "Renewing the lease of"
+                        : "Claiming", s.id, e.getMessage());
+                nextDiscovery = Math.min(nextDiscovery, clock.millis() + 1_000);
+                continue;
+            }
+            if (renewing && !held) {
+                lose(s, "its lease was taken over by another poller");
+            } else if (!renewing) {
+                s.owned = held;
+                if (held && s.lost) {
+                    // Taken back after another poller held it: start from what that poller stored.
+                    s.lost = false;
+                    Checkpoint cp = store.load(streamArn).get(s.id);
+                    s.checkpoint = cp == null ? null : cp.sequenceNumber();
+                    s.finished = cp != null && cp.finished();
+                    s.owned = !s.finished;
+                }
+                if (!held) {
+                    LOG.info("Shard {} of {} is owned by another poller; leaving it", s.id, streamArn);
                 }
             }
         }
+    }
+
+    /**
+     * Gives up one shard whose lease another poller took: stops reading it and forgets its unsettled
+     * batches (the new owner reads them again from the stored checkpoint), and keeps the others going.
+     */
+    private void lose(ShardState s, String why) {
+        LOG.warn("Giving up shard {} of {}: {}", s.id, streamArn, why);
+        s.owned = false;
+        s.lost = true;
+        s.generation++;
+        s.inFlight.clear();
+        s.iterator = null;
+        s.lastRead = null;
+        s.endReached = false;
+        s.pendingSave = null;
+        Checkpoint cp = stored.get(s.id);
+        s.checkpoint = cp == null ? null : cp.sequenceNumber();
+        safe(() -> listener.onShardLost(s.id, why));
     }
 
     /** Whether the shard may be read now: eligible and owned by this poller. */
@@ -507,26 +557,33 @@ public final class StreamPoller implements AutoCloseable {
     }
 
     private void finish(ShardState s) {
-        save(s, Checkpoint.finished(s.checkpoint));
         s.finished = true;
-        if (s.pendingSave == null) {
-            store.release(streamArn, s.id, workerId);
-            s.owned = false;
-        }
+        save(s, Checkpoint.finished(s.checkpoint)); // releases the shard once stored
         nextDiscovery = 0;
         safe(() -> listener.onShardFinished(s.id));
     }
 
+    /** Gives up a finished shard's lease; a failure only delays it to the lease's expiry. */
+    private void release(ShardState s) {
+        s.owned = false;
+        try {
+            store.release(streamArn, s.id, workerId);
+        } catch (CdcException e) {
+            LOG.warn("Releasing finished shard {} failed; its lease will lapse instead: {}", s.id, e.getMessage());
+        }
+    }
+
+    /** Pauses a shard after a throttled or transient failure; a fatal one stops the poller. */
     private void backoff(ShardState s, SdkException e) {
-        boolean throttled = e instanceof LimitExceededException
-                || (e instanceof AwsServiceException ase
-                        && ase.isThrottlingException());
-        if (!throttled && !e.retryable()) {
-            throw new CdcException("reading shard " + s.id + " of " + streamArn + " failed: " + e.getMessage(), e, false);
+        if (!AwsErrors.retryable(e)) {
+            throw new CdcException("reading shard " + s.id + " of " + streamArn + " failed: " + AwsErrors.describe(e),
+                    e, false);
         }
         long millis = pause(s);
         Duration d = Duration.ofMillis(millis);
-        safe(() -> listener.onBackoff(s.id, d, e.getClass().getSimpleName()));
+        String why = AwsErrors.describe(e);
+        LOG.debug("Shard {} backs off {} ms after {}", s.id, millis, why);
+        safe(() -> listener.onBackoff(s.id, d, why));
     }
 
     /** Counts one more failure of the shard and schedules its next poll after an exponential pause. */
@@ -596,7 +653,8 @@ public final class StreamPoller implements AutoCloseable {
             store.save(streamArn, s.id, workerId, cp);
         } catch (CdcException e) {
             if (!e.retryable()) {
-                throw e;
+                lose(s, "saving its checkpoint failed for good (" + e.getMessage() + ")");
+                return false;
             }
             LOG.warn("Saving the checkpoint of shard {} failed; trying again in a second: {}", s.id, e.getMessage());
             storeRetryAt = clock.millis() + 1_000;
@@ -604,6 +662,9 @@ public final class StreamPoller implements AutoCloseable {
         }
         s.pendingSave = null;
         safe(() -> listener.onCheckpoint(s.id, cp));
+        if (s.finished && s.owned) {
+            release(s); // its final save had been deferred
+        }
         return true;
     }
 
@@ -614,8 +675,10 @@ public final class StreamPoller implements AutoCloseable {
         s.lastRead = null;
         s.endReached = false;
         long millis = pause(s);
-        LOG.warn("A batch of shard {} was not acknowledged; reading again after checkpoint {} in {} ms ({})", s.id,
-                s.checkpoint, millis, reason);
+        // The reason may quote item data (a sink's message): DEBUG only.
+        LOG.warn("A batch of shard {} was not acknowledged; reading again after checkpoint {} in {} ms", s.id,
+                s.checkpoint, millis);
+        LOG.debug("Shard {} rewinds because: {}", s.id, reason);
         safe(() -> listener.onRewind(s.id, s.checkpoint, reason));
     }
 
@@ -623,17 +686,13 @@ public final class StreamPoller implements AutoCloseable {
     private <R> R describe(Supplier<R> call) {
         try {
             return call.get();
-        } catch (LimitExceededException e) {
-            LOG.info("DescribeStream was throttled; trying again later");
-            nextDiscovery = clock.millis() + 1_000;
-            return null;
         } catch (SdkException e) {
-            if (e.retryable()) {
-                LOG.warn("DescribeStream failed ({}); trying again later", e.toString());
+            if (AwsErrors.retryable(e)) {
+                LOG.warn("DescribeStream failed ({}); trying again in a second", AwsErrors.describe(e));
                 nextDiscovery = clock.millis() + 1_000;
                 return null;
             }
-            throw new CdcException("DescribeStream of " + streamArn + " failed: " + e.getMessage(), e, false);
+            throw new CdcException("DescribeStream of " + streamArn + " failed: " + AwsErrors.describe(e), e, false);
         }
     }
 
@@ -658,6 +717,7 @@ public final class StreamPoller implements AutoCloseable {
         boolean endReached;
         boolean owned;
         boolean started;
+        boolean lost;
         boolean lossReported;
         boolean horizonReopened;
         Checkpoint pendingSave;
