@@ -80,8 +80,9 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
                 return;
             }
             if (attempt == 1 || attempt % 10 == 0) {
-                LOG.warn("Shard {}: {} of {} records not acknowledged (attempt {}), submitting them again in {}: {}",
-                        shardId, events.size() - acknowledged, events.size(), attempt, retryBackoff, outcome.reason());
+                LOG.warn("Shard {}: {} of {} records not acknowledged (attempt {}), submitting them again in {}",
+                        shardId, events.size() - acknowledged, events.size(), attempt, retryBackoff);
+                LOG.debug("Shard {}: the first unacknowledged record's reason: {}", shardId, outcome.reason());
             }
             events = events.subList(acknowledged, events.size());
             sequences = sequences.subList(acknowledged, sequences.size());
@@ -108,7 +109,9 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
         } catch (ExecutionException e) {
             // The pipeline's futures never fail. If one did, nothing counts as acknowledged: throwing
             // would make KCL go on past the batch.
-            LOG.error("Shard {}: the pipeline failed a batch; it will be submitted again", shardId, e.getCause());
+            LOG.error("Shard {}: the pipeline failed a batch ({}); it will be submitted again", shardId,
+                    e.getCause().getClass().getName());
+            LOG.debug("Shard {}: the pipeline failed a batch", shardId, e.getCause());
             return new Outcome(0, "the pipeline failed: " + e.getCause());
         }
         if (result.succeeded()) {

@@ -201,7 +201,8 @@ final class DefaultPipeline<T> implements Pipeline<T> {
             Thread.currentThread().interrupt();
             workers.forEach(w -> w.abort("the pipeline was interrupted while closing"));
         } catch (ExecutionException e) {
-            LOG.error("Pipeline flush on close failed", e);
+            LOG.error("Pipeline flush on close failed: {}", e.getClass().getName());
+            LOG.debug("Pipeline flush on close failed", e);
             workers.forEach(w -> w.abort("the pipeline's flush on close failed"));
         }
         workers.forEach(RouteWorker::closeSink);
@@ -209,7 +210,8 @@ final class DefaultPipeline<T> implements Pipeline<T> {
             try {
                 deadLetters.close();
             } catch (RuntimeException e) {
-                LOG.warn("Closing the dead-letter sink threw {}", e.getClass().getName(), e);
+                LOG.warn("Closing the dead-letter sink threw {}", e.getClass().getName());
+                LOG.debug("Closing the dead-letter sink threw", e);
             }
         }
         if (ownedExecutor != null) {

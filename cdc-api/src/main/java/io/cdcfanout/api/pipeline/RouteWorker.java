@@ -406,7 +406,8 @@ final class RouteWorker<T, R> {
         try {
             sink.close();
         } catch (RuntimeException e) {
-            LOG.warn("Route '{}': closing the sink threw {}", name, e.getClass().getName(), e);
+            LOG.warn("Route '{}': closing the sink threw {}", name, e.getClass().getName());
+            LOG.debug("Route '{}': closing the sink threw", name, e);
         }
     }
 
@@ -417,7 +418,11 @@ final class RouteWorker<T, R> {
             }
             haltReason = reason;
         }
-        LOG.error("Route '{}' halted; its events are no longer acknowledged: {}", name, reason);
+        // The reason may quote item data (a sink's or dead letter's message): DEBUG only, and in full
+        // to the listener. The log line says what happened and where to look.
+        LOG.error("Route '{}' halted; its events are no longer acknowledged (the reason goes to "
+                + "PipelineListener.onRouteHalted and to DEBUG)", name);
+        LOG.debug("Route '{}' halted because: {}", name, reason);
         listener.onRouteHalted(name, reason);
     }
 
@@ -451,7 +456,9 @@ final class RouteWorker<T, R> {
         try {
             step.run();
         } catch (RuntimeException | Error e) {
-            LOG.error("Route '{}': unexpected failure while delivering; the job's events are failed", name, e);
+            LOG.error("Route '{}': unexpected {} while delivering; the job's events are failed", name,
+                    e.getClass().getName());
+            LOG.debug("Route '{}': unexpected failure while delivering", name, e);
             failJob(job, "internal error on route '" + name + "': " + describe(e));
         }
     }

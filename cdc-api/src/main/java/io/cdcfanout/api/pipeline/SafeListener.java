@@ -20,7 +20,8 @@ final class SafeListener implements PipelineListener {
         try {
             call.run();
         } catch (RuntimeException e) {
-            LOG.warn("PipelineListener.{} threw {}; ignored", method, e.getClass().getName(), e);
+            LOG.warn("PipelineListener.{} threw {}; ignored", method, e.getClass().getName());
+            LOG.debug("PipelineListener.{} threw", method, e);
         }
     }
 

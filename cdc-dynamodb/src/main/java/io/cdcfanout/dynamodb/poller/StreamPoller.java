@@ -258,7 +258,8 @@ public final class StreamPoller implements AutoCloseable {
         try {
             pipeline.flush();
         } catch (RuntimeException e) {
-            LOG.warn("Flushing the pipeline on stop failed: {}", e.toString());
+            LOG.warn("Flushing the pipeline on stop failed: {}", e.getClass().getName());
+            LOG.debug("Flushing the pipeline on stop failed", e);
         }
         long deadline = clock.millis() + closeTimeout.toMillis();
         for (ShardState s : shards.values()) {
@@ -700,7 +701,8 @@ public final class StreamPoller implements AutoCloseable {
         try {
             r.run();
         } catch (RuntimeException e) {
-            LOG.warn("A poller listener threw {}; ignored", e.toString());
+            LOG.warn("A poller listener threw {}; ignored", e.getClass().getName());
+            LOG.debug("A poller listener threw", e);
         }
     }
 
