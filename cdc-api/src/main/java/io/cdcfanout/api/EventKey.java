@@ -130,6 +130,15 @@ public final class EventKey {
         return hash;
     }
 
+    /**
+     * A stable text form of the key values: each attribute's name, type and value, in name order. Equal
+     * keys give equal text in every process and run, so it can name the item in stored bookkeeping. It
+     * holds the item's key values: keep it out of logs.
+     */
+    public String canonical() {
+        return canonical;
+    }
+
     @Override
     public String toString() {
         return "EventKey[table=" + table + ", attributes=" + values.keySet() + "]";

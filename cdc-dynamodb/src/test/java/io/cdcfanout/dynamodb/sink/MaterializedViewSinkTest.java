@@ -40,6 +40,12 @@ class MaterializedViewSinkTest {
                 Map.of(":one", n("1"), ":id", s(e.eventId()))));
     }
 
+    static String ledger(DynamoDbClient db) {
+        String name = LocalDynamoDb.uniqueName("Ledger");
+        MaterializedViewSink.createLedgerTable(db, name);
+        return name;
+    }
+
     @Test
     void countsAreExactAfterReplayingWholeBatchesFromSeveralShards() {
         String region = "af-south-1";
@@ -68,7 +74,7 @@ class MaterializedViewSinkTest {
                 .toList();
         assertEquals(240, events.size());
         MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink.<Map<String, AttributeValue>>builder()
-                .client(db).table(view).updates(MaterializedViewSinkTest::usage).build();
+                .client(db).table(view).ledgerTable(ledger(db)).updates(MaterializedViewSinkTest::usage).build();
 
         for (int round = 0; round < 3; round++) { // the first pass, then two replays of every batch
             for (int i = 0; i < events.size(); i += 30) {
@@ -96,7 +102,7 @@ class MaterializedViewSinkTest {
         List<ChangeEvent<Map<String, AttributeValue>>> events = StreamReader.readAll(local.streams(), arn).stream()
                 .map(r -> StreamRecords.toEvent(r.record(), StreamRecords.sourceOf(arn), r.shardId())).toList();
         MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink.<Map<String, AttributeValue>>builder()
-                .client(local.client()).table(view)
+                .client(local.client()).table(view).ledgerTable(ledger(local.client()))
                 .updates(e -> List.of(ViewUpdate.add(Map.of("k", s("a")), "n", 1), ViewUpdate.add(Map.of("k", s("a")),
                         "m", 1)))
                 .build();
@@ -104,5 +110,110 @@ class MaterializedViewSinkTest {
         assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
         assertEquals("the update function returned two updates of one view item for event " + events.get(0).eventId()
                 + "; merge them into one expression", r.reason(0));
+    }
+
+    private static ChangeEvent<Map<String, AttributeValue>> lambdaEvent(String id, String user, String seq) {
+        return ChangeEvent.<Map<String, AttributeValue>>builder().operation(Operation.INSERT)
+                .source(io.cdcfanout.api.Source.ofTable("Usage"))
+                .position(new io.cdcfanout.api.Position(StreamRecords.UNKNOWN_SHARD, seq))
+                .creationTime(Instant.parse("2024-05-01T10:00:00Z")).eventId("ev-" + id)
+                .key(io.cdcfanout.api.EventKey.of("Usage", "id", id))
+                .after(Map.of("id", s(id), "user", s(user), "at", n("1714557600"))).build();
+    }
+
+    private static Map<String, Integer> counts(DynamoDbClient db, String view) {
+        Map<String, Integer> counted = new HashMap<>();
+        db.scanPaginator(r -> r.tableName(view)).items().forEach(item ->
+                counted.put(item.get("user").s(), Integer.parseInt(item.get("count").n())));
+        return counted;
+    }
+
+    /**
+     * Regression: on the Lambda path every event had the shard {@code unknown-shard}, so all shards shared
+     * one progress attribute; shard B's lower sequence numbers looked applied and the count was 3, not 5.
+     */
+    @Test
+    void twoShardsWithInterleavedSequenceNumbersThroughTwoHandlersCountEveryEventOnceAndReplaysNothing() {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        DynamoDbClient db = local.client();
+        String view = LocalDynamoDb.uniqueName("LambdaView");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        String ledger = ledger(db);
+        // Shard A: 100, 300, 500; shard B: 200, 400 - one user, one hour, so one view item.
+        List<ChangeEvent<Map<String, AttributeValue>>> shardA = List.of(lambdaEvent("a1", "u", "100"),
+                lambdaEvent("a2", "u", "300"), lambdaEvent("a3", "u", "500"));
+        List<ChangeEvent<Map<String, AttributeValue>>> shardB = List.of(lambdaEvent("b1", "u", "200"),
+                lambdaEvent("b2", "u", "400"));
+        MaterializedViewSink.Builder<Map<String, AttributeValue>> builder = MaterializedViewSink
+                .<Map<String, AttributeValue>>builder().client(db).table(view).ledgerTable(ledger)
+                .updates(MaterializedViewSinkTest::usage);
+        MaterializedViewSink<Map<String, AttributeValue>> containerA = builder.build();
+        MaterializedViewSink<Map<String, AttributeValue>> containerB = builder.build();
+        assertTrue(containerA.write(SinkBatch.of("usage", 1, shardA)).allDelivered());
+        assertTrue(containerB.write(SinkBatch.of("usage", 1, shardB)).allDelivered());
+        assertEquals(Map.of("u", 5), counts(db, view));
+        // The event source mapping retries each batch (on the other container, say): nothing changes.
+        SinkResult replayA = containerB.write(SinkBatch.of("usage", 1, shardA));
+        SinkResult replayB = containerA.write(SinkBatch.of("usage", 1, shardB));
+        assertTrue(replayA.allDelivered() && replayB.allDelivered());
+        assertEquals(0L, replayA.counters().get("dynamodb.updates") + replayB.counters().get("dynamodb.updates"));
+        assertEquals(Map.of("u", 5), counts(db, view));
+    }
+
+    /** Batches of one shard run at once (ParallelizationFactor), each with its own keys, then replay. */
+    @Test
+    void concurrentBatchesOfOneShardCountEveryEventOnceAndTheirReplaysNothing() throws Exception {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        DynamoDbClient db = local.client();
+        String view = LocalDynamoDb.uniqueName("ParallelView");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        String ledger = ledger(db);
+        MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink
+                .<Map<String, AttributeValue>>builder().client(db).table(view).ledgerTable(ledger)
+                .updates(MaterializedViewSinkTest::usage).build();
+        int lanes = 4;
+        List<List<ChangeEvent<Map<String, AttributeValue>>>> batches = new java.util.ArrayList<>();
+        for (int lane = 0; lane < lanes; lane++) {
+            List<ChangeEvent<Map<String, AttributeValue>>> batch = new java.util.ArrayList<>();
+            for (int i = 0; i < 25; i++) {
+                // Interleaved sequence numbers across lanes, as the mapping splits one shard by key.
+                batch.add(lambdaEvent("l" + lane + "-" + i, "u" + (i % 3), Integer.toString(1000 + i * lanes + lane)));
+            }
+            batches.add(batch);
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(lanes);
+        try {
+            for (int round = 0; round < 2; round++) { // a run, then a replay of every batch, all at once
+                List<java.util.concurrent.Future<SinkResult>> results = new java.util.ArrayList<>();
+                for (List<ChangeEvent<Map<String, AttributeValue>>> batch : batches) {
+                    results.add(pool.submit(() -> {
+                        SinkResult r = sink.write(SinkBatch.of("usage", 1, batch));
+                        for (int attempt = 2; !r.allDelivered() && attempt < 20; attempt++) {
+                            r = sink.write(SinkBatch.of("usage", attempt, batch)); // transaction conflicts
+                        }
+                        return r;
+                    }));
+                }
+                for (java.util.concurrent.Future<SinkResult> f : results) {
+                    assertTrue(f.get().allDelivered(), f.get().toString());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        Map<String, Integer> expected = new HashMap<>();
+        for (int i = 0; i < 25; i++) {
+            expected.merge("u" + (i % 3), lanes, Integer::sum);
+        }
+        assertEquals(expected, counts(db, view));
+    }
+
+    @Test
+    void theLedgerIsRequiredAndTheMessageSaysWhy() {
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> MaterializedViewSink.<Map<String, AttributeValue>>builder().client(LocalDynamoDb.get().client())
+                        .table("View").updates(MaterializedViewSinkTest::usage).build());
+        assertTrue(e.getMessage().startsWith("ledgerTable is required: the table in which the sink records, per view "
+                + "item and source item, the last change applied"), e.getMessage());
     }
 }

@@ -28,14 +28,16 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 /**
  * Usage metrics as a materialized view: every API call recorded in {@code ApiCalls} adds one to its
  * user's count for the hour in {@code UsagePerHour}. The stream is then read twice more from the start,
- * as after lost checkpoints, and the counts stay exact: the view sink records per shard how far each
- * view item has counted.
+ * as after lost checkpoints, and the counts stay exact: the view sink records in an applied ledger,
+ * per view item and source item, the last change it applied, so it works the same under Lambda.
  */
 public final class UsageMetricsExample {
     /** The source table. */
     public static final String CALLS = "ApiCalls";
     /** The view table. */
     public static final String VIEW = "UsagePerHour";
+    /** The view's applied ledger. */
+    public static final String LEDGER = "UsagePerHourLedger";
     private static final DateTimeFormatter HOUR = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH")
             .withZone(ZoneOffset.UTC);
 
@@ -69,6 +71,7 @@ public final class UsageMetricsExample {
         DynamoDbClient db = env.dynamoDb();
         LocalDynamoDb.createTable(db, CALLS, StreamViewType.NEW_IMAGE, "user:S", "callId:S");
         LocalDynamoDb.createTable(db, VIEW, null, "user:S", "hour:S");
+        MaterializedViewSink.createLedgerTable(db, LEDGER);
 
         Random random = new Random(11);
         int calls = 500;
@@ -86,7 +89,7 @@ public final class UsageMetricsExample {
                 .forEach(item -> source.merge(item.get("user").s(), 1L, Long::sum));
 
         MaterializedViewSink<Map<String, AttributeValue>> view = MaterializedViewSink.<Map<String, AttributeValue>>builder()
-                .client(db).table(VIEW).updates(UsageMetricsExample::usage).build();
+                .client(db).table(VIEW).ledgerTable(LEDGER).updates(UsageMetricsExample::usage).build();
         List<Map<String, Long>> passes = new java.util.ArrayList<>();
         for (int pass = 1; pass <= 3; pass++) {
             // Each pass is a new poller with an empty checkpoint store: it reads the stream from the start.
