@@ -8,6 +8,13 @@ import java.util.Objects;
  * shard. Leading zeros are dropped, so equal numbers give equal positions.
  */
 public record Position(String shardId, String sequenceNumber) implements Comparable<Position> {
+    /**
+     * The shard id of events whose source does not say which shard they come from, such as a Lambda
+     * invocation. Such positions order one item's changes (their sequence numbers rise across the item's
+     * shard lineage), but say nothing about other items: two shards, or two concurrent batches of one
+     * shard, interleave under this one id.
+     */
+    public static final String UNKNOWN_SHARD = "unknown-shard";
 
     /**
      * @throws NullPointerException if an argument is null
@@ -51,6 +58,14 @@ public record Position(String shardId, String sequenceNumber) implements Compara
                     + shardId + " and " + other.shardId + ")");
         }
         return compareSequenceNumbers(sequenceNumber, other.sequenceNumber) > 0;
+    }
+
+    /**
+     * Whether the source named the shard. Only then do the positions of one shard id form one ordered
+     * sequence that a sink may reason about (say, "everything up to here is archived").
+     */
+    public boolean shardKnown() {
+        return !UNKNOWN_SHARD.equals(shardId);
     }
 
     @Override

@@ -34,7 +34,7 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
  */
 public final class StreamRecords {
     /** The shard id of events from a Lambda invocation, which does not say which shard it reads. */
-    public static final String UNKNOWN_SHARD = "unknown-shard";
+    public static final String UNKNOWN_SHARD = Position.UNKNOWN_SHARD;
 
     private static final Pattern STREAM_ARN =
             Pattern.compile("arn:[^:]+:dynamodb:([^:]*):[^:]*:table/([^/]+)/stream/.+");

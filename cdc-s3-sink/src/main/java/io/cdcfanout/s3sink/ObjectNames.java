@@ -4,8 +4,15 @@ import io.cdcfanout.api.Position;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The object key scheme: {@code <prefix>/<partition>/<shard>-<firstSeq>-<lastSeq>[-redrive].<ext>}. Keys are
- * built from the data alone, and parsed back when the sink learns what a partition already holds.
+ * The object key scheme. Keys are built from the data alone, and parsed back when the sink learns what
+ * a partition already holds:
+ * <ul>
+ *   <li>a named shard: {@code <prefix>/<partition>/<shard>-<firstSeq>-<lastSeq>[-redrive].<ext>};
+ *   <li>no named shard (Lambda): {@code <prefix>/<partition>/unknown-shard-<firstSeq>-<lastSeq>-<digest>.<ext>},
+ *       where the digest (16 hex digits of SHA-256) is of the member events' ids, with a manifest of those
+ *       ids beside it, {@code <prefix>/<partition>/_unknown-shard-...-<digest>.ids} (Athena, like Hive,
+ *       skips files whose names start with '_').
+ * </ul>
  */
 final class ObjectNames {
     /** Marks objects of redriven events, which the replay index leaves out. */
@@ -65,6 +72,34 @@ final class ObjectNames {
     /** The full key of an object holding the events from {@code first} to {@code last}. */
     static String key(String groupPrefix, String first, String last, boolean redrive, String extension) {
         return groupPrefix + first + "-" + last + (redrive ? REDRIVE : "") + "." + extension;
+    }
+
+    /** The key of an object of events without a named shard: range and digest of its members. */
+    static String memberKey(String groupPrefix, String first, String last, String digest, String extension) {
+        return groupPrefix + first + "-" + last + "-" + digest + "." + extension;
+    }
+
+    /** The key of the manifest of the object {@code dataKey}: the same name, '_' in front, {@code .ids}. */
+    static String manifestKey(String dataKey, String extension) {
+        int slash = dataKey.lastIndexOf('/');
+        String base = dataKey.substring(0, dataKey.length() - extension.length() - 1);
+        return base.substring(0, slash + 1) + "_" + base.substring(slash + 1) + ".ids";
+    }
+
+    /**
+     * The range {@code {first, last}} of an object of events without a named shard, or null when the key
+     * is not one of them (a redrive object, a foreign file, an older object without a digest).
+     */
+    static String[] memberRange(String groupPrefix, String key, String extension) {
+        if (!key.startsWith(groupPrefix) || !key.endsWith("." + extension)) {
+            return null;
+        }
+        String[] parts = key.substring(groupPrefix.length(), key.length() - extension.length() - 1).split("-");
+        if (parts.length != 3 || !digits(parts[0]) || !digits(parts[1]) || !parts[2].matches("[0-9a-f]{16}")
+                || Position.compareSequenceNumbers(parts[0], parts[1]) > 0) {
+            return null;
+        }
+        return new String[] {parts[0], parts[1]};
     }
 
     /**

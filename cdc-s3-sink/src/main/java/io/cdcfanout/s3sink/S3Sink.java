@@ -26,7 +26,6 @@ import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
-import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.ServerSideEncryption;
 
 /**
@@ -69,8 +68,6 @@ public final class S3Sink implements Sink<Object> {
     public static final int MIN_PART_SIZE = 5 * 1024 * 1024;
     /** The largest part this sink sends: 512 MiB (S3 allows 5 GiB; parts are held in memory). */
     public static final int MAX_PART_SIZE = 512 * 1024 * 1024;
-    /** How many partition and shard indexes stay in memory; one evicted is listed again when needed. */
-    static final int MAX_INDEXED_GROUPS = 4096;
 
     private static final Logger LOG = LoggerFactory.getLogger(S3Sink.class);
     private static final Set<String> BUCKET_ERRORS = Set.of("NoSuchBucket", "AccessDenied", "AllAccessDisabled",
@@ -87,14 +84,8 @@ public final class S3Sink implements Sink<Object> {
     private final EventSerializer serializer;
     private final Compression compression;
     private final String extension;
-    private final Map<String, ArchivedRanges> index = new LinkedHashMap<>(64, 0.75f, true) {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, ArchivedRanges> eldest) {
-            return size() > MAX_INDEXED_GROUPS;
-        }
-    };
+    private final ShardRanges shardRanges;
+    private final Memberships memberships;
 
     /** What every request of an object carries. */
     record Settings(String bucket, String contentType, String contentEncoding, Encryption encryption,
@@ -125,6 +116,8 @@ public final class S3Sink implements Sink<Object> {
         this.prefix = b.prefix;
         this.partitioner = b.partitioner;
         this.extension = serializer.fileExtension() + (compression == Compression.GZIP ? ".gz" : "");
+        this.shardRanges = new ShardRanges(client, settings, extension);
+        this.memberships = new Memberships(client, settings, extension);
     }
 
     /** A builder; the bucket and the serializer are required. */
@@ -140,15 +133,25 @@ public final class S3Sink implements Sink<Object> {
         }
     }
 
-    /** The events of one object: one partition, one shard, and live or redriven. */
+    /** How a group learns what the bucket holds already. */
+    private enum Kind {
+        /** A named shard: the ranges of its objects ({@link ShardRanges}). */
+        SHARD,
+        /** No named shard (Lambda): the manifests of the objects whose ranges hold an event ({@link Memberships}). */
+        MEMBERS,
+        /** Sent again by {@code Pipeline.redrive}: never skipped, written to its own objects. */
+        REDRIVE
+    }
+
+    /** The events of one object: one partition, one shard, one kind. */
     private static final class Group {
         final String groupPrefix;
-        final boolean redrive;
+        final Kind kind;
         final List<Integer> events = new ArrayList<>();
 
-        Group(String groupPrefix, boolean redrive) {
+        Group(String groupPrefix, Kind kind) {
             this.groupPrefix = groupPrefix;
-            this.redrive = redrive;
+            this.kind = kind;
         }
     }
 
@@ -158,6 +161,7 @@ public final class S3Sink implements Sink<Object> {
         long bytes;
         long puts;
         long lists;
+        long gets;
         long skipped;
     }
 
@@ -184,41 +188,70 @@ public final class S3Sink implements Sink<Object> {
             }
             String groupPrefix = ObjectNames.groupPrefix(prefix, partition, e.position().shardId());
             boolean redrive = batch.redriven(i);
-            groups.computeIfAbsent(groupPrefix + (redrive ? "\0r" : ""), k -> new Group(groupPrefix, redrive))
-                    .events.add(i);
+            Kind kind = redrive ? Kind.REDRIVE : e.position().shardKnown() ? Kind.SHARD : Kind.MEMBERS;
+            groups.computeIfAbsent(groupPrefix + "\0" + kind, k -> new Group(groupPrefix, kind)).events.add(i);
         }
         for (Group g : groups.values()) {
             write(g, events, result, tally);
         }
         return result.count("s3.objects", tally.objects).count("s3.bytes", tally.bytes).count("s3.puts", tally.puts)
-                .count("s3.lists", tally.lists).count("s3.skipped", tally.skipped).build();
+                .count("s3.lists", tally.lists).count("s3.gets", tally.gets).count("s3.skipped", tally.skipped)
+                .build();
     }
 
     private void write(Group g, List<? extends ChangeEvent<?>> events, SinkResult.Builder result, Tally tally) {
+        // 1. Leave out what the bucket holds already.
         List<Integer> todo = g.events;
-        ArchivedRanges archived = null;
-        if (!g.redrive) {
-            try {
-                archived = archived(g.groupPrefix, tally);
-            } catch (SdkException e) {
-                fail(g.events, e, "listing s3://" + settings.bucket() + "/" + g.groupPrefix + "*", result);
-                return;
-            }
-            todo = new ArrayList<>(g.events.size());
-            for (int i : g.events) {
-                if (archived.contains(events.get(i).position().sequenceNumber())) {
-                    tally.skipped++;
-                } else {
-                    todo.add(i);
+        ArchivedRanges ranges = null;
+        try {
+            if (g.kind == Kind.SHARD) {
+                ranges = shardRanges.of(g.groupPrefix, () -> tally.lists++);
+                todo = new ArrayList<>(g.events.size());
+                for (int i : g.events) {
+                    if (ranges.contains(events.get(i).position().sequenceNumber())) {
+                        tally.skipped++;
+                    } else {
+                        todo.add(i);
+                    }
+                }
+            } else if (g.kind == Kind.MEMBERS) {
+                List<Memberships.Member> members = memberships.list(g.groupPrefix, () -> tally.lists++);
+                todo = new ArrayList<>(g.events.size());
+                for (int i : g.events) {
+                    ChangeEvent<?> e = events.get(i);
+                    if (memberships.archived(members, e, () -> tally.gets++)) {
+                        tally.skipped++;
+                    } else {
+                        todo.add(i);
+                    }
                 }
             }
-            if (todo.isEmpty()) {
-                return;
-            }
+        } catch (SdkException e) {
+            fail(g.events, e, "listing s3://" + settings.bucket() + "/" + g.groupPrefix + "*", result);
+            return;
         }
-        String first = events.get(todo.get(0)).position().sequenceNumber();
-        String last = first;
+        // 2. Serialize first: the object is named after the events it really holds.
+        List<Integer> written = new ArrayList<>(todo.size());
+        List<byte[]> lines = new ArrayList<>(todo.size());
+        ByteArrayOutputStream one = new ByteArrayOutputStream(1024);
         for (int i : todo) {
+            one.reset();
+            try {
+                serializer.write(events.get(i), one);
+            } catch (IOException | RuntimeException ex) {
+                result.fail(i, "the serializer failed for event " + events.get(i).eventId() + ": "
+                        + ex.getClass().getName() + ": " + ex.getMessage(), false);
+                continue;
+            }
+            written.add(i);
+            lines.add(one.toByteArray());
+        }
+        if (written.isEmpty()) {
+            return;
+        }
+        String first = events.get(written.get(0)).position().sequenceNumber();
+        String last = first;
+        for (int i : written) {
             String seq = events.get(i).position().sequenceNumber();
             if (Position.compareSequenceNumbers(seq, first) < 0) {
                 first = seq;
@@ -227,35 +260,36 @@ public final class S3Sink implements Sink<Object> {
                 last = seq;
             }
         }
-        String key = ObjectNames.key(g.groupPrefix, first, last, g.redrive, extension);
+        List<String> ids = null;
+        String key;
+        if (g.kind == Kind.MEMBERS) {
+            ids = new ArrayList<>(written.size());
+            for (int i : written) {
+                ids.add(Memberships.identity(events.get(i)));
+            }
+            key = ObjectNames.memberKey(g.groupPrefix, first, last, Memberships.digest(ids), extension);
+        } else {
+            key = ObjectNames.key(g.groupPrefix, first, last, g.kind == Kind.REDRIVE, extension);
+        }
+        // 3. Upload: for events without a named shard, the manifest goes first, so an object that is
+        // listed always has one.
         ObjectUpload upload = new ObjectUpload(client, settings, key);
-        int written = 0;
         try {
-            ByteArrayOutputStream one = new ByteArrayOutputStream(1024);
+            if (ids != null) {
+                tally.puts++;
+                memberships.writeManifest(key, ids);
+            }
             try (OutputStream out = compression == Compression.GZIP ? new GZIPOutputStream(upload, 64 * 1024)
                     : upload) {
-                for (int i : todo) {
-                    one.reset();
-                    try {
-                        serializer.write(events.get(i), one);
-                    } catch (IOException | RuntimeException ex) {
-                        result.fail(i, "the serializer failed for event " + events.get(i).eventId() + ": "
-                                + ex.getClass().getName() + ": " + ex.getMessage(), false);
-                        continue;
-                    }
-                    one.writeTo(out);
-                    written++;
+                for (byte[] line : lines) {
+                    out.write(line);
                 }
-            }
-            if (written == 0) {
-                upload.abort();
-                return;
             }
             upload.finish();
         } catch (SdkException e) {
             upload.abort();
             tally.puts += upload.requests();
-            fail(todo, e, "writing s3://" + settings.bucket() + "/" + key, result);
+            fail(written, e, "writing s3://" + settings.bucket() + "/" + key, result);
             return;
         } catch (IOException e) {
             upload.abort();
@@ -265,36 +299,11 @@ public final class S3Sink implements Sink<Object> {
         tally.objects++;
         tally.bytes += upload.bytes();
         tally.puts += upload.requests();
-        if (archived != null) {
-            archived.add(first, last);
-        }
-        LOG.debug("Wrote s3://{}/{}: {} events, {} bytes{}", settings.bucket(), key, written, upload.bytes(),
-                upload.multipart() ? " in parts" : "");
-    }
-
-    /** The archived ranges of one partition and shard, listed from the bucket on first use. */
-    private ArchivedRanges archived(String groupPrefix, Tally tally) {
-        ArchivedRanges ranges = index.get(groupPrefix);
         if (ranges != null) {
-            return ranges;
+            ranges.add(first, last);
         }
-        ranges = new ArchivedRanges();
-        String token = null;
-        do {
-            String next = token;
-            tally.lists++;
-            var page = client.listObjectsV2(l -> l.bucket(settings.bucket()).prefix(groupPrefix)
-                    .continuationToken(next).expectedBucketOwner(settings.expectedBucketOwner()));
-            for (S3Object o : page.contents()) {
-                String[] range = ObjectNames.range(groupPrefix, o.key(), extension);
-                if (range != null) {
-                    ranges.add(range[0], range[1]);
-                }
-            }
-            token = Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null;
-        } while (token != null);
-        index.put(groupPrefix, ranges);
-        return ranges;
+        LOG.debug("Wrote s3://{}/{}: {} events, {} bytes{}", settings.bucket(), key, written.size(), upload.bytes(),
+                upload.multipart() ? " in parts" : "");
     }
 
     /** Fails the events of one object after an S3 error, or halts the route when the bucket is unusable. */
