@@ -10,6 +10,8 @@ import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.api.sink.SinkUnavailableException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -46,10 +48,15 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
  * the event counts as delivered (nothing to do). Several events of one key in a call collapse to the
  * last.
  *
- * <p><b>Deletes.</b> A REMOVE deletes the item when its marker is older. A late duplicate of an
- * older change that arrives after the delete finds no marker and writes the item back until the
- * stream's replay reaches the delete again, which it always does, since sources replay in order
- * from a checkpoint.
+ * <p><b>Deletes leave tombstones.</b> A REMOVE replaces the item, when its marker is older, with a
+ * tombstone: the key, the markers and {@value #DELETED_ATTRIBUTE}, which readers of the replica skip
+ * (a FilterExpression {@code attribute_not_exists(cdc_deleted)} on queries and scans). A replay, a
+ * retry or a late duplicate of an older change then meets the tombstone's newer marker and changes
+ * nothing, so a deleted item never comes back, not even for a moment. A tombstone expires through the
+ * target's TTL once no replay can reach it ({@link Builder#tombstones}: by default
+ * {@value #DEFAULT_TOMBSTONE_RETENTION_HOURS} hours, in {@value #DEFAULT_TTL_ATTRIBUTE}; enable TTL on
+ * that attribute). It costs one small item per deleted key for that time. {@link Builder#plainDeletes}
+ * deletes instead, and a replay may then bring a deleted item back until it reaches the delete again.
  *
  * <p><b>Two-way.</b> With {@link Builder#twoWay}, two tables replicate into each other without loops:
  * sequence numbers of two streams do not compare, so conflicts go to the last writer by an order
@@ -65,6 +72,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     public static final String ORIGIN_ATTRIBUTE = "cdc_origin";
     /** Digits of a version marker: sequence numbers are at most 40 digits. */
     public static final int VERSION_DIGITS = 40;
+    /** Default TTL attribute of tombstones, epoch seconds. */
+    public static final String DEFAULT_TTL_ATTRIBUTE = "cdc_expires";
+    /** Default time a tombstone is kept, in hours: the stream's 24 hours of replay, twice. */
+    public static final long DEFAULT_TOMBSTONE_RETENTION_HOURS = 48;
 
     private static final String STALE = "(attribute_not_exists(#v) OR #v < :v)";
 
@@ -78,6 +89,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private final String localSide;
     private final DynamoDbClient sourceClient;
     private final String sourceTable;
+    private final boolean plainDeletes;
+    private final String ttlAttribute;
+    private final Duration tombstoneRetention;
+    private final Clock clock;
 
     /** How the sink writes. */
     public enum WriteMode {
@@ -105,6 +120,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         this.localSide = b.localSide;
         this.sourceClient = b.sourceClient;
         this.sourceTable = b.sourceTable;
+        this.plainDeletes = b.plainDeletes;
+        this.ttlAttribute = b.ttlAttribute;
+        this.tombstoneRetention = b.tombstoneRetention;
+        this.clock = b.clock;
     }
 
     /** A builder; client, table and origin are required. */
@@ -168,7 +187,13 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         String version = version(e);
         try {
             counts.requests++;
-            if (e.operation() == Operation.REMOVE) {
+            if (e.operation() == Operation.REMOVE && !plainDeletes) {
+                Map<String, AttributeValue> tombstone = tombstoneOf(e);
+                client.putItem(r -> r.tableName(table).item(tombstone)
+                        .conditionExpression(STALE)
+                        .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
+                        .expressionAttributeValues(Map.of(":v", s(version))));
+            } else if (e.operation() == Operation.REMOVE) {
                 client.deleteItem(r -> r.tableName(table).key(keyOf(e))
                         .conditionExpression(STALE)
                         .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
@@ -325,9 +350,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
                 counts.stale++;
                 continue;
             }
-            writes.add(e.operation() == Operation.REMOVE
-                    ? WriteRequest.builder().deleteRequest(d -> d.key(k.getKey())).build()
-                    : WriteRequest.builder().putRequest(p -> p.item(itemOf(e))).build());
+            writes.add(e.operation() != Operation.REMOVE
+                    ? WriteRequest.builder().putRequest(p -> p.item(itemOf(e))).build()
+                    : plainDeletes ? WriteRequest.builder().deleteRequest(d -> d.key(k.getKey())).build()
+                    : WriteRequest.builder().putRequest(p -> p.item(tombstoneOf(e))).build());
             indexes.add(k.getValue());
         }
         for (int from = 0; from < writes.size(); from += 25) {
@@ -363,6 +389,17 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         Map<String, AttributeValue> item = new HashMap<>(itemTransform.apply(e.after().orElseThrow()));
         item.put(VERSION_ATTRIBUTE, s(version(e)));
         item.put(ORIGIN_ATTRIBUTE, s(origin));
+        return item;
+    }
+
+    /** The key, the markers, {@value #DELETED_ATTRIBUTE} and the TTL: what a delete leaves. */
+    private Map<String, AttributeValue> tombstoneOf(ChangeEvent<? extends Map<String, AttributeValue>> e) {
+        Map<String, AttributeValue> item = new HashMap<>(keyOf(e));
+        item.put(VERSION_ATTRIBUTE, s(version(e)));
+        item.put(ORIGIN_ATTRIBUTE, s(origin));
+        item.put(DELETED_ATTRIBUTE, AttributeValue.builder().bool(true).build());
+        item.put(ttlAttribute, AttributeValue.builder()
+                .n(Long.toString(clock.instant().plus(tombstoneRetention).getEpochSecond())).build());
         return item;
     }
 
@@ -427,8 +464,50 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         private String localSide;
         private DynamoDbClient sourceClient;
         private String sourceTable;
+        private boolean plainDeletes;
+        private String ttlAttribute = DEFAULT_TTL_ATTRIBUTE;
+        private Duration tombstoneRetention = Duration.ofHours(DEFAULT_TOMBSTONE_RETENTION_HOURS);
+        private Clock clock = Clock.systemUTC();
 
         private Builder() {
+        }
+
+        /**
+         * How tombstones expire: {@code ttlAttribute}, the target table's TTL attribute (a table has one;
+         * use the replica's own if it has one), set to the delete's replication time plus
+         * {@code retention}, at least 25 hours so that no replay of the 24-hour stream outlives it.
+         * {@value ReplicationSink#DEFAULT_TTL_ATTRIBUTE} and
+         * {@value ReplicationSink#DEFAULT_TOMBSTONE_RETENTION_HOURS} hours by default.
+         */
+        public Builder tombstones(String ttlAttribute, Duration retention) {
+            Objects.requireNonNull(ttlAttribute, "ttlAttribute must not be null");
+            Objects.requireNonNull(retention, "retention must not be null");
+            if (ttlAttribute.isBlank()) {
+                throw new IllegalArgumentException("ttlAttribute must not be blank");
+            }
+            if (retention.compareTo(Duration.ofHours(25)) < 0) {
+                throw new IllegalArgumentException("tombstone retention must be at least 25 hours, longer than the "
+                        + "stream's 24-hour retention, or a replay could bring a deleted item back (was " + retention
+                        + ")");
+            }
+            this.ttlAttribute = ttlAttribute;
+            this.tombstoneRetention = retention;
+            return this;
+        }
+
+        /**
+         * Deletes items instead of leaving tombstones: the replica holds no tombstones for readers to
+         * skip, but a replay may bring a deleted item back until it reaches the delete again. One-way only.
+         */
+        public Builder plainDeletes() {
+            this.plainDeletes = true;
+            return this;
+        }
+
+        /** The clock of tombstone expiry times; the system's by default. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock must not be null");
+            return this;
         }
 
         /**
@@ -506,7 +585,12 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
                 throw new IllegalStateException("table is required");
             }
             if (origin == null) {
-                throw new IllegalStateException("origin is required");
+                throw new IllegalStateException("origin is required: a name for this replicator's source, such as "
+                        + "its region (\"us-east-1\"), written to " + ORIGIN_ATTRIBUTE + " in every item it writes so "
+                        + "that a reader, or the opposite replicator of a two-way pair, knows where the item came from");
+            }
+            if (plainDeletes && orderAttribute != null) {
+                throw new IllegalStateException("plainDeletes is one-way only: two-way replication needs tombstones");
             }
             if (orderAttribute != null && mode == WriteMode.BATCHED) {
                 throw new IllegalStateException("twoWay needs writeMode CONDITIONAL: both sides write the items");

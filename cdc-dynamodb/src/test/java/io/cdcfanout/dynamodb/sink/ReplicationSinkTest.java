@@ -141,4 +141,54 @@ class ReplicationSinkTest {
         assertEquals(Map.of("s1", Map.of("id", s("s1"), "owner", s("ann"))), Replicas.items(target, table),
                 "the TTL delete was skipped, and the item reshaped");
     }
+
+    /**
+     * Regression: during a replay, a one-way replica re-created deleted items (a 5,359-change replay
+     * re-created 150 deleted movies) until the replay reached their deletes again.
+     */
+    @ParameterizedTest
+    @EnumSource(ReplicationSink.WriteMode.class)
+    void aReplayNeverBringsADeletedItemBackEvenForAMoment(ReplicationSink.WriteMode mode) {
+        String table = LocalDynamoDb.uniqueName("Movies");
+        String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        DynamoDbClient target = local.client(mode == ReplicationSink.WriteMode.BATCHED ? "ca-central-1" : "sa-east-1");
+        LocalDynamoDb.createTable(target, table, null, "id:S");
+        for (int i = 0; i < 40; i++) {
+            String id = "m" + i;
+            local.client().putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n("1"))));
+            local.client().putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n("2"))));
+            if (i % 3 == 0) {
+                local.client().deleteItem(r -> r.tableName(table).key(Map.of("id", s(id))));
+            }
+        }
+        List<ChangeEvent<Map<String, AttributeValue>>> events = eventsOf(arn);
+        java.time.Instant now = java.time.Instant.parse("2026-11-30T12:00:00Z");
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("us-east-1")
+                .writeMode(mode).clock(java.time.Clock.fixed(now, java.time.ZoneOffset.UTC)).build();
+        for (int i = 0; i < events.size(); i += 10) {
+            assertTrue(sink.write(SinkBatch.of("replica", 1, events.subList(i, Math.min(events.size(), i + 10))))
+                    .allDelivered());
+        }
+        Map<String, Map<String, AttributeValue>> source = Replicas.items(local.client(), table);
+        assertEquals(source, Replicas.items(target, table));
+        for (int i = 0; i < events.size(); i += 10) { // the replay, from the very start
+            assertTrue(sink.write(SinkBatch.of("replica", 2, events.subList(i, Math.min(events.size(), i + 10))))
+                    .allDelivered());
+            assertEquals(source, Replicas.items(target, table), "after replaying " + (i + 10) + " changes");
+        }
+        Map<String, AttributeValue> tombstone = target.getItem(r -> r.tableName(table).key(Map.of("id", s("m0"))))
+                .item();
+        assertEquals(Boolean.TRUE, tombstone.get(ReplicationSink.DELETED_ATTRIBUTE).bool());
+        assertEquals(Long.toString(now.plus(java.time.Duration.ofHours(48)).getEpochSecond()),
+                tombstone.get(ReplicationSink.DEFAULT_TTL_ATTRIBUTE).n(), "expires after the replay window");
+    }
+
+    @Test
+    void aMissingOriginSaysWhatAnOriginIs() {
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> ReplicationSink.builder().client(local.client()).table("Replica").build());
+        assertEquals("origin is required: a name for this replicator's source, such as its region (\"us-east-1\"), "
+                + "written to cdc_origin in every item it writes so that a reader, or the opposite replicator of a "
+                + "two-way pair, knows where the item came from", e.getMessage());
+    }
 }
