@@ -97,6 +97,39 @@ class PipelineConcurrencyTest {
         }
     }
 
+    /** Regression: the offer timeout read System.nanoTime, so a test could not drive it with its clock. */
+    @Test
+    void theOfferTimeoutFollowsTheInjectedClock() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        ManualClock clock = new ManualClock();
+        ScriptedSink<Map<String, Object>> stuck = ScriptedSink.<Map<String, Object>>builder().gate(gate).build();
+        CountDownLatch full = new CountDownLatch(1);
+        io.cdcfanout.api.pipeline.PipelineListener listener = new io.cdcfanout.api.pipeline.PipelineListener() {
+            @Override
+            public void onBackpressure(String route, int held) {
+                full.countDown();
+            }
+        };
+        try (Pipeline<Map<String, Object>> p = Pipeline.<Map<String, Object>>builder().clock(clock)
+                .route(Route.<Map<String, Object>>builder("stuck").sink(stuck)
+                        .buffer(BufferPolicy.builder().maxEvents(2).capacity(2).offerTimeout(Duration.ofHours(1))
+                                .build()).build())
+                .listener(listener).build()) {
+            TestEvents events = TestEvents.forTable("T", "id");
+            CompletableFuture<BatchResult<Map<String, Object>>> held = p.submit(List.of(
+                    events.insert("a", Map.of()), events.insert("b", Map.of())));
+            CompletableFuture<BatchResult<Map<String, Object>>> refused = CompletableFuture.supplyAsync(
+                    () -> p.submit(List.of(events.insert("c", Map.of()))).join());
+            assertTrue(full.await(30, TimeUnit.SECONDS), "the producer waits for room");
+            clock.advance(Duration.ofHours(1).plusMillis(1)); // an hour passes on the pipeline's clock
+            BatchResult<Map<String, Object>> result = refused.get(30, TimeUnit.SECONDS);
+            assertEquals("route 'stuck' stayed full (capacity 2) for PT1H; the event was not accepted",
+                    result.failures().get(0).reason());
+            gate.countDown();
+            assertTrue(held.get(30, TimeUnit.SECONDS).succeeded());
+        }
+    }
+
     /**
      * Several threads submit at once to three routes, with a sink that fails some events and
      * throttles calls. Every event must arrive exactly where its route's filter sends it, exactly
