@@ -14,8 +14,13 @@ import java.util.regex.Pattern;
 
 /**
  * One branch of the fan-out: which events it takes (a filter), how it reshapes them (a transform),
- * where they go (a sink), and how it buffers and retries. Routes are independent: a slow or failing
- * route never resends to a healthy one. Immutable.
+ * where they go (a sink), and how it buffers and retries. Within the pipeline, routes are independent:
+ * each has its own buffer, retries and dead letters, and the pipeline resends only a route's own failed
+ * events. A <em>source</em>, however, resends to every route: the poller's rewind, the KCL processor's
+ * resubmission and Lambda's retry of a batch all go through {@link Pipeline#submit} again, so a healthy
+ * route sees events it delivered before. Every built-in sink absorbs that (version markers, the S3
+ * archive's index, the view's applied ledger; Firehose stores a duplicate, which queries dedupe by
+ * event id); a user sink must be idempotent too. Immutable.
  *
  * <p>The filter, the transform and {@link Sink#estimateSize} run on the thread that calls
  * {@link Pipeline#submit}; with several submitting threads they must be thread-safe. An exception

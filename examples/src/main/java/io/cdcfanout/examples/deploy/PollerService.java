@@ -8,7 +8,7 @@ import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.examples.invoices.InvoiceArchive;
 import io.cdcfanout.examples.invoices.S3DeadLetters;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
+import java.time.Duration;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
@@ -20,7 +20,9 @@ import software.amazon.awssdk.services.s3.S3Client;
  * with checkpoints in a DynamoDB table, so a replacement task resumes where the last one stopped.
  * Environment: {@code SOURCE_TABLE}, {@code CHECKPOINT_TABLE}, {@code ARCHIVE_BUCKET},
  * {@code DELIVERY_STREAM}. Stops cleanly on SIGTERM (ECS sends it before SIGKILL): the poller drains
- * and checkpoints. See {@code examples/deploy/Dockerfile}.
+ * and checkpoints. When the poller stops by itself ({@code DataLossPolicy.FAIL}, a fatal AWS error), the
+ * process exits with status 1, so the orchestrator starts a new task instead of keeping an idle one.
+ * See {@code examples/deploy/Dockerfile}.
  */
 public final class PollerService {
     private PollerService() {
@@ -40,13 +42,24 @@ public final class PollerService {
                 .pipeline(pipeline)
                 .build()
                 .start();
-        CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             poller.close();    // drains the pipeline and saves the last checkpoints
             pipeline.close();
-            stopped.countDown();
         }, "shutdown"));
-        stopped.await();
+        System.exit(awaitStop(poller));
+    }
+
+    /**
+     * Waits until the poller stops and returns the exit status: 1, since a poller only stops by itself
+     * on a failure (a SIGTERM ends the process through the shutdown hook before this returns).
+     */
+    static int awaitStop(StreamPoller poller) throws InterruptedException {
+        while (!poller.awaitStop(Duration.ofMinutes(1))) {
+            // still running
+        }
+        System.err.println("The poller stopped by itself: " + poller.failure().map(t -> t.getClass().getName() + ": "
+                + t.getMessage()).orElse("no failure recorded") + "; exiting with status 1");
+        return 1;
     }
 
     private static String env(String name) {
