@@ -33,7 +33,8 @@ class ConfigurationDocTest {
             Map.entry("DynamoDbStreamHandler", DynamoDbStreamHandler.class),
             Map.entry("FirehoseSink", FirehoseSink.class),
             Map.entry("S3Sink", S3Sink.class),
-            Map.entry("ReplicationSink", ReplicationSink.class));
+            Map.entry("ReplicationSink", ReplicationSink.class),
+            Map.entry("MaterializedViewSink", io.cdcfanout.dynamodb.sink.MaterializedViewSink.class));
     /** Classes of modules that examples does not depend on; those modules check their own rows. */
     private static final List<String> CHECKED_ELSEWHERE = List.of("PipelineProcessorFactory");
     private static final Pattern ROW = Pattern.compile("^\\| [^|]+ \\| `([A-Za-z0-9.]+)\\.([A-Z_]+)` \\| ([0-9.]+)[^|]* \\|");
@@ -57,6 +58,6 @@ class ConfigurationDocTest {
                     m.group(1) + "." + m.group(2) + " is " + value + " but the docs say " + m.group(3));
             checked++;
         }
-        assertEquals(28, checked, "rows with a constant in docs/configuration.md");
+        assertEquals(30, checked, "rows with a constant in docs/configuration.md");
     }
 }
