@@ -64,6 +64,9 @@ class InvoiceArchiveHandlerTest {
             int direct = 0;
             int firehose = 0;
             for (Map.Entry<String, byte[]> o : objects.entrySet()) {
+                if (o.getKey().endsWith(".ids")) {
+                    continue; // the S3 sink's manifests of Lambda objects, not data
+                }
                 int lines = LocalS3.lines(o.getKey(), o.getValue()).size();
                 if (o.getKey().startsWith("archive/table=Invoices/dt=2025-11-24/")) {
                     direct += lines;
@@ -80,7 +83,7 @@ class InvoiceArchiveHandlerTest {
     void theFunctionRoleGrantsExactlyTheCallsTheSinksMake() throws Exception {
         String template = Files.readString(Path.of("deploy/template.yaml"));
         for (String action : List.of("firehose:PutRecordBatch", "s3:PutObject", "s3:AbortMultipartUpload",
-                "s3:ListBucket", "kms:GenerateDataKey", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                "s3:ListBucket", "s3:GetObject", "kms:GenerateDataKey", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                 "dynamodb:DescribeStream", "dynamodb:ListStreams", "sqs:SendMessage", "sts:ExternalId")) {
             assertTrue(template.contains(action), "template.yaml grants " + action);
         }
