@@ -58,16 +58,29 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
  * that attribute). It costs one small item per deleted key for that time. {@link Builder#plainDeletes}
  * deletes instead, and a replay may then bring a deleted item back until it reaches the delete again.
  *
- * <p><b>Two-way.</b> With {@link Builder#twoWay}, two tables replicate into each other without loops:
- * sequence numbers of two streams do not compare, so conflicts go to the last writer by an order
- * attribute the application maintains, and each side's route takes only
- * {@link #localChanges()}, leaving out what a replicator wrote.
+ * <p><b>Two-way (multi-master).</b> With {@link Builder#twoWay}, two or more tables replicate into
+ * each other without loops and converge: every write has a clock (the application's order value, a
+ * delete before a put, the side's name, the write's sequence number in its side's stream), the
+ * greatest clock wins on every side, and each side's route takes only {@link #localChanges(String)}.
+ * Deletes leave tombstones on every side, so nothing is resurrected. The application writes through
+ * {@link TwoWayTable}; docs/table-sinks.md states the contract and what happens when it is broken.
  */
 public final class ReplicationSink implements Sink<Map<String, AttributeValue>> {
     /** The attribute holding the version marker. */
     public static final String VERSION_ATTRIBUTE = "cdc_version";
-    /** Marks a tombstone in a two-way replica: the item was deleted. Readers skip such items. */
+    /**
+     * Marks a tombstone: the item was deleted. One-way: {@code true}. Two-way: the order value of the
+     * delete, so a write that changes the order revives the item ({@link TwoWayTable#isLive}).
+     * Readers skip tombstones.
+     */
     public static final String DELETED_ATTRIBUTE = "cdc_deleted";
+    /** Two-way: the clock of the replicated write ({@link #localChanges()} and conflicts read it). */
+    public static final String CLOCK_ATTRIBUTE = "cdc_clock";
+    /**
+     * Two-way: the order value the replicator wrote. While it equals the item's order value, the item
+     * is the replicator's write; once the application changes the order, the application's.
+     */
+    public static final String REPLICATED_ORDER_ATTRIBUTE = "cdc_order";
     /** The attribute naming the replicator that wrote the item. */
     public static final String ORIGIN_ATTRIBUTE = "cdc_origin";
     /** Digits of a version marker: sequence numbers are at most 40 digits. */
@@ -214,90 +227,126 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     }
 
     /**
-     * Two-way: last writer wins by the application's order attribute; on equal values the greater
-     * origin name wins, an item the application wrote counting as written by {@code localSide}. A
-     * delete is written as a tombstone carrying the order value of the version it deleted, to the
-     * target and back to the source, and beats that version.
+     * Two-way: the change wins by the conflict rule ({@link LwwClock}) or changes nothing. The target's
+     * stored item is compared by its clock while it is the replicator's write (its replicated order
+     * still equals its order); otherwise the target's application wrote it, and it is compared as a
+     * write of the target side. A raw DeleteItem of the application (which leaves an empty slot) is
+     * also written back into the source as a tombstone, ordered like any write.
      */
     private void writeTwoWay(ChangeEvent<? extends Map<String, AttributeValue>> e, int i, SinkResult.Builder result,
             Counts counts) {
-        boolean delete = e.operation() == Operation.REMOVE;
-        Map<String, AttributeValue> image = delete ? e.before().orElse(null) : e.after().orElse(null);
-        AttributeValue order = image == null ? null : image.get(orderAttribute);
-        if (order == null || order.n() == null) {
-            result.fail(i, "two-way replication needs the number attribute '" + orderAttribute + "' in every item "
-                    + "(and both images for deletes); event " + e.eventId() + " has none", false);
+        boolean rawDelete = e.operation() == Operation.REMOVE;
+        Map<String, AttributeValue> image = rawDelete ? e.before().orElse(null) : e.after().orElse(null);
+        if (image == null) {
+            result.fail(i, "two-way replication needs NEW_AND_OLD_IMAGES: event " + e.eventId() + " has no "
+                    + (rawDelete ? "old" : "new") + " image", false);
             return;
         }
+        String[] problem = new String[1];
+        java.math.BigDecimal order = LwwClock.order(image.get(orderAttribute), orderAttribute, problem);
+        if (order == null) {
+            result.fail(i, problem[0] + "; event " + e.eventId(), false);
+            return;
+        }
+        AttributeValue orderValue = AttributeValue.builder().n(order.toPlainString()).build();
+        AttributeValue tomb = image.get(DELETED_ATTRIBUTE);
+        boolean deleted = rawDelete || tomb != null && tomb.n() != null
+                && new java.math.BigDecimal(tomb.n()).compareTo(order) == 0;
+        String clock = LwwClock.encode(order, deleted, origin, version(e));
         Map<String, AttributeValue> item;
-        if (delete) {
+        if (deleted) {
             item = new HashMap<>(keyOf(e));
-            item.put(orderAttribute, order);
-            item.put(DELETED_ATTRIBUTE, AttributeValue.builder().bool(true).build());
+            item.put(orderAttribute, orderValue);
+            item.put(DELETED_ATTRIBUTE, orderValue);
+            item.put(ttlAttribute, AttributeValue.builder()
+                    .n(Long.toString(clock().instant().plus(tombstoneRetention).getEpochSecond())).build());
         } else {
             item = new HashMap<>(itemTransform.apply(image));
+            item.keySet().removeIf(n -> n.startsWith("cdc_"));
         }
-        item.put(VERSION_ATTRIBUTE, s(origin + "|" + version(e)));
+        item.put(CLOCK_ATTRIBUTE, s(clock));
+        item.put(REPLICATED_ORDER_ATTRIBUTE, orderValue);
         item.put(ORIGIN_ATTRIBUTE, s(origin));
-        // A tombstone beats the version it deleted, whatever its side: a late copy of that version
-        // (a retry, a replay) must not bring the item back.
-        String wins = delete ? "#o <= :o" : "#o < :o";
-        String condition = "attribute_not_exists(#o) OR " + wins + " OR (#o = :o AND attribute_not_exists(#del) AND "
-                + "((attribute_exists(#src) AND #src < :src) OR (attribute_not_exists(#src) AND :local < :src)))";
-        try {
-            counts.requests++;
-            client.putItem(r -> r.tableName(table).item(item).conditionExpression(condition)
-                    .expressionAttributeNames(Map.of("#o", orderAttribute, "#src", ORIGIN_ATTRIBUTE,
-                            "#del", DELETED_ATTRIBUTE))
-                    .expressionAttributeValues(Map.of(":o", order, ":src", s(origin), ":local", s(localSide))));
-            counts.writes++;
-        } catch (ConditionalCheckFailedException newer) {
-            counts.stale++; // the target holds a later write
-        } catch (SdkException ex) {
-            result.fail(i, classify(ex), retryable(ex));
+        item.put(VERSION_ATTRIBUTE, s(origin + "|" + version(e)));
+        boolean beatsTargetOnTies = origin.compareTo(localSide) > 0;
+        String tie = deleted ? (beatsTargetOnTies ? "#o = :o" : "(#o = :o AND NOT (#del = #o))")
+                : (beatsTargetOnTies ? "(#o = :o AND NOT (#del = #o))" : null);
+        String appWins = "#o < :o" + (tie == null ? "" : " OR " + tie);
+        String condition = "attribute_not_exists(#o) OR (#ro = #o AND #clk < :clk) OR (NOT (#ro = #o) AND (" + appWins
+                + "))";
+        if (!put(client, table, item, condition, orderValue, clock, i, e, result, counts)) {
             return;
         }
-        if (delete) {
-            leaveLocalTombstone(e, item, i, result, counts);
+        if (rawDelete) {
+            // The application's DeleteItem left an empty slot in the source, where a late copy of an older
+            // write from another side could land. Fill it with the same tombstone, ordered like any write:
+            // it beats older copies, and loses to anything the application wrote there since.
+            put(sourceClient, sourceTable, item, "attribute_not_exists(#o) OR (#ro = #o AND #clk < :clk) OR "
+                    + "(NOT (#ro = #o) AND #o < :o)", orderValue, clock, i, e, result, counts);
         }
     }
 
-    /**
-     * The application's delete left nothing behind in the source, so a late copy of an older write from
-     * the other side (a retry, a replay) would bring the item back there. Put the same tombstone in the
-     * source, unless the application wrote the item again meanwhile.
-     */
-    private void leaveLocalTombstone(ChangeEvent<? extends Map<String, AttributeValue>> e,
-            Map<String, AttributeValue> tombstone, int i, SinkResult.Builder result, Counts counts) {
+    /** One conditional put of a two-way write; false if it failed (recorded in the result). */
+    private boolean put(DynamoDbClient to, String toTable, Map<String, AttributeValue> item, String condition,
+            AttributeValue order, String clock, int i, ChangeEvent<?> e, SinkResult.Builder result, Counts counts) {
         try {
             counts.requests++;
-            sourceClient.putItem(r -> r.tableName(sourceTable).item(tombstone)
-                    .conditionExpression("attribute_not_exists(#o) OR (attribute_exists(#del) AND #o < :o)")
-                    .expressionAttributeNames(Map.of("#o", orderAttribute, "#del", DELETED_ATTRIBUTE))
-                    .expressionAttributeValues(Map.of(":o", tombstone.get(orderAttribute))));
+            Map<String, String> names = new HashMap<>(Map.of("#o", orderAttribute, "#ro", REPLICATED_ORDER_ATTRIBUTE,
+                    "#clk", CLOCK_ATTRIBUTE));
+            if (condition.contains("#del")) {
+                names.put("#del", DELETED_ATTRIBUTE);
+            }
+            to.putItem(r -> r.tableName(toTable).item(item).conditionExpression(condition)
+                    .expressionAttributeNames(names)
+                    .expressionAttributeValues(Map.of(":o", order, ":clk", s(clock))));
             counts.writes++;
-        } catch (ConditionalCheckFailedException rewritten) {
-            counts.stale++; // the application wrote the item again: its write stands
+            return true;
+        } catch (ConditionalCheckFailedException newer) {
+            counts.stale++; // the table holds a write that wins
+            return true;
         } catch (SdkException ex) {
-            result.fail(i, "keeping the tombstone of event " + e.eventId() + " in source table '" + sourceTable
-                    + "': " + classify(ex), retryable(ex));
+            result.fail(i, (toTable.equals(table) && to == client ? "" : "writing the tombstone of event "
+                    + e.eventId() + " into source table '" + toTable + "': ") + classify(ex), retryable(ex));
+            return false;
         }
     }
 
+    private Clock clock() {
+        return clock;
+    }
+
     /**
-     * A route filter for two-way replication: true for changes the application made; false for
-     * writes a replicator made (they change {@value #VERSION_ATTRIBUTE}, which the application's
-     * writes keep or drop) and for the removal of a tombstone. Needs NEW_AND_OLD_IMAGES.
+     * A route filter for one-way chains and two-way replication: true for changes the application made
+     * (directly or through {@link TwoWayTable}); false for writes a replicator made (they set a new
+     * {@value #CLOCK_ATTRIBUTE} or {@value #VERSION_ATTRIBUTE}, which the application's writes clear or
+     * keep) and for the removal of a tombstone (its TTL expiry). Needs NEW_AND_OLD_IMAGES. For two-way
+     * tables use {@link #localChanges(String)}, which tells a revived item from a tombstone.
      */
     public static Predicate<ChangeEvent<Map<String, AttributeValue>>> localChanges() {
+        return localChanges(null);
+    }
+
+    /**
+     * {@link #localChanges()} for a two-way table ordered by {@code orderAttribute}: an item whose
+     * {@value #DELETED_ATTRIBUTE} no longer equals its order value is live ({@link TwoWayTable#isLive}).
+     */
+    public static Predicate<ChangeEvent<Map<String, AttributeValue>>> localChanges(String orderAttribute) {
         return e -> {
             Map<String, AttributeValue> before = e.before().orElse(Map.of());
             if (e.operation() == Operation.REMOVE) {
-                return !before.containsKey(DELETED_ATTRIBUTE);
+                return orderAttribute == null ? !before.containsKey(DELETED_ATTRIBUTE)
+                        : TwoWayTable.isLive(before, orderAttribute);
             }
-            AttributeValue now = e.after().orElse(Map.of()).get(VERSION_ATTRIBUTE);
-            return now == null || now.equals(before.get(VERSION_ATTRIBUTE));
+            Map<String, AttributeValue> after = e.after().orElse(Map.of());
+            return unchangedOrAbsent(after, before, CLOCK_ATTRIBUTE) && unchangedOrAbsent(after, before,
+                    VERSION_ATTRIBUTE);
         };
+    }
+
+    private static boolean unchangedOrAbsent(Map<String, AttributeValue> after, Map<String, AttributeValue> before,
+            String marker) {
+        AttributeValue now = after.get(marker);
+        return now == null || now.equals(before.get(marker));
     }
 
     /**
@@ -480,16 +529,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
          * {@value ReplicationSink#DEFAULT_TOMBSTONE_RETENTION_HOURS} hours by default.
          */
         public Builder tombstones(String ttlAttribute, Duration retention) {
-            Objects.requireNonNull(ttlAttribute, "ttlAttribute must not be null");
-            Objects.requireNonNull(retention, "retention must not be null");
-            if (ttlAttribute.isBlank()) {
-                throw new IllegalArgumentException("ttlAttribute must not be blank");
-            }
-            if (retention.compareTo(Duration.ofHours(25)) < 0) {
-                throw new IllegalArgumentException("tombstone retention must be at least 25 hours, longer than the "
-                        + "stream's 24-hour retention, or a replay could bring a deleted item back (was " + retention
-                        + ")");
-            }
+            checkTombstones(ttlAttribute, retention);
             this.ttlAttribute = ttlAttribute;
             this.tombstoneRetention = retention;
             return this;
@@ -504,6 +544,19 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             return this;
         }
 
+        static void checkTombstones(String ttlAttribute, Duration retention) {
+            Objects.requireNonNull(ttlAttribute, "ttlAttribute must not be null");
+            Objects.requireNonNull(retention, "retention must not be null");
+            if (ttlAttribute.isBlank()) {
+                throw new IllegalArgumentException("ttlAttribute must not be blank");
+            }
+            if (retention.compareTo(Duration.ofHours(25)) < 0) {
+                throw new IllegalArgumentException("tombstone retention must be at least 25 hours, longer than the "
+                        + "stream's 24-hour retention, or a replay could bring a deleted item back (was " + retention
+                        + ")");
+            }
+        }
+
         /** The clock of tombstone expiry times; the system's by default. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock must not be null");
@@ -511,21 +564,40 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         }
 
         /**
-         * Two-way (multi-master) replication between this sink's source and its target, named
-         * {@code targetSide} (the {@link #origin} of the opposite sink). Conflicts go to the last
-         * writer by {@code orderAttribute}, a number the application writes with every change (an
-         * update time in milliseconds, or a version); equal values go to the greater side name.
-         * Deletes become tombstones ({@value ReplicationSink#DELETED_ATTRIBUTE}), which readers skip,
-         * on both sides: the source's client and table receive the tombstone of each delete the
-         * application made there, so a late copy of an older write from the other side can't bring the
-         * item back. Filter the route with {@link ReplicationSink#localChanges()} so nothing is sent back.
+         * Two-way (multi-master) replication ordered by {@code orderAttribute}, a whole number the
+         * application writes with every change (an update time in milliseconds, or a version). Also set
+         * {@link #targetSide} and {@link #sourceTable}; {@link #origin} names the source side. Conflicts
+         * go to the greatest order; on equal order a delete beats a put, then the greater side name, then
+         * (two writes of one side) the later. Deletes leave tombstones ({@value ReplicationSink#DELETED_ATTRIBUTE}
+         * equal to the delete's order) on every side. The application writes through {@link TwoWayTable};
+         * filter the route with {@link ReplicationSink#localChanges(String)} so nothing is sent back.
          */
-        public Builder twoWay(String orderAttribute, String targetSide, DynamoDbClient sourceClient,
-                String sourceTable) {
-            this.orderAttribute = Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
-            this.localSide = Objects.requireNonNull(targetSide, "targetSide must not be null");
+        public Builder twoWay(String orderAttribute) {
+            Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
+            if (orderAttribute.isBlank() || orderAttribute.startsWith("cdc_")) {
+                throw new IllegalArgumentException("orderAttribute must not be blank nor start with cdc_ (was '"
+                        + orderAttribute + "')");
+            }
+            this.orderAttribute = orderAttribute;
+            return this;
+        }
+
+        /**
+         * Two-way: the name of the side this sink writes into (the {@link #origin} of the sink that
+         * replicates the other way). An item that side's application wrote counts as written by it.
+         */
+        public Builder targetSide(String targetSide) {
+            this.localSide = LwwClock.checkSide("targetSide", targetSide);
+            return this;
+        }
+
+        /**
+         * Two-way: the source table and its client. A DeleteItem the application made there (outside
+         * {@link TwoWayTable}) leaves an empty slot; the sink fills it with the delete's tombstone.
+         */
+        public Builder sourceTable(DynamoDbClient sourceClient, String sourceTable) {
             this.sourceClient = Objects.requireNonNull(sourceClient, "sourceClient must not be null");
-            this.sourceTable = Objects.requireNonNull(sourceTable, "sourceTable must not be null");
+            this.sourceTable = DynamoDbErrors.checkTable(sourceTable);
             return this;
         }
 
@@ -595,9 +667,22 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             if (orderAttribute != null && mode == WriteMode.BATCHED) {
                 throw new IllegalStateException("twoWay needs writeMode CONDITIONAL: both sides write the items");
             }
-            if (orderAttribute != null && origin.equals(localSide)) {
-                throw new IllegalStateException("twoWay needs a targetSide other than origin (both were '" + origin
-                        + "')");
+            if (orderAttribute != null) {
+                LwwClock.checkSide("origin", origin);
+                if (localSide == null) {
+                    throw new IllegalStateException("twoWay needs targetSide: the name of the side this sink writes "
+                            + "into, the origin of the sink that replicates the other way");
+                }
+                if (sourceClient == null) {
+                    throw new IllegalStateException("twoWay needs sourceTable: the source's client and table, where "
+                            + "the sink leaves the tombstones of the application's raw deletes");
+                }
+                if (origin.equals(localSide)) {
+                    throw new IllegalStateException("twoWay needs a targetSide other than origin (both were '" + origin
+                            + "')");
+                }
+            } else if (localSide != null || sourceClient != null) {
+                throw new IllegalStateException("targetSide and sourceTable are for two-way replication: set twoWay too");
             }
             return new ReplicationSink(this);
         }

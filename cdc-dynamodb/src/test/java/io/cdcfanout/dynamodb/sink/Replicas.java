@@ -27,6 +27,21 @@ final class Replicas {
                 .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
     }
 
+    /**
+     * The live items of a two-way table keyed by "id": tombstones ({@link TwoWayTable#isLive}) left out,
+     * the sinks' {@code cdc_} attributes removed.
+     */
+    static Map<String, Map<String, AttributeValue>> items(DynamoDbClient db, String table, String orderAttribute) {
+        return db.scanPaginator(r -> r.tableName(table).consistentRead(true)).items().stream()
+                .filter(item -> TwoWayTable.isLive(item, orderAttribute))
+                .map(item -> {
+                    Map<String, AttributeValue> copy = new HashMap<>(item);
+                    copy.keySet().removeIf(n -> n.startsWith("cdc_"));
+                    return copy;
+                })
+                .collect(Collectors.toMap(item -> item.get("id").s(), item -> item));
+    }
+
     /** Counts what routes take and write, and lets a test wait for the next delivery instead of sleeping. */
     static final class Activity implements PipelineListener {
         final AtomicLong in = new AtomicLong();

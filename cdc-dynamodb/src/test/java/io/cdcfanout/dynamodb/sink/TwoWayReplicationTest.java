@@ -3,6 +3,7 @@ package io.cdcfanout.dynamodb.sink;
 import static io.cdcfanout.local.LocalDynamoDb.n;
 import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
@@ -10,144 +11,208 @@ import io.cdcfanout.api.EventKey;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.Position;
 import io.cdcfanout.api.Source;
-import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.sink.SinkBatch;
-import java.time.Instant;
-import java.util.List;
-import io.cdcfanout.api.pipeline.Pipeline;
-import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.local.LocalDynamoDb;
-import io.cdcfanout.dynamodb.poller.StreamPoller;
-import io.cdcfanout.testkit.RecordingDeadLetterSink;
-import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
 
 /**
- * Two "regions" of DynamoDB Local, each table replicating into the other while writers change the
- * same keys on both sides at once: the tables converge, and no change bounces back and forth.
+ * The two-way mechanisms that made a multi-master pair diverge, each reproduced alone: two "regions"
+ * of DynamoDB Local, the application's writes, and the sinks fed the changes in the adversarial order.
+ * {@code TwoWayTortureTest} runs them all at once, under replays, wire faults and crashes.
  */
 class TwoWayReplicationTest {
+    private static final String ORDER = "updatedAt";
+    private static final Map<String, AttributeValue> K = Map.of("id", s("k"));
+
     private final LocalDynamoDb local = LocalDynamoDb.get();
+    private final DynamoDbClient east = local.client("us-east-2");
+    private final DynamoDbClient west = local.client("ap-northeast-1");
+    private final String table = LocalDynamoDb.uniqueName("GameState");
+    private long seq = 100;
 
-    @Test
-    void twoTablesConvergeAfterConcurrentWritesWithoutLoops() throws Exception {
-        String table = LocalDynamoDb.uniqueName("GameState");
-        DynamoDbClient east = local.client("us-east-2");
-        DynamoDbClient west = local.client("ap-northeast-1");
-        String eastArn = LocalDynamoDb.createTable(east, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
-        String westArn = LocalDynamoDb.createTable(west, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
-        Replicas.Activity activity = new Replicas.Activity(); // both directions
-        RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
-        AtomicLong clock = new AtomicLong(1_000); // the application's update counter, shared like a clock
-        long localChanges;
-        try (Pipeline<Map<String, AttributeValue>> ew = pipeline("to-west", east, west, table, "east", "west", activity,
-                deadLetters);
-                Pipeline<Map<String, AttributeValue>> we = pipeline("to-east", west, east, table, "west", "east", activity,
-                        deadLetters);
-                StreamPoller p1 = StreamPoller.builder().streamsClient(local.streams("us-east-2")).streamArn(eastArn)
-                        .pipeline(ew).pollInterval(Duration.ofMillis(10)).build().start();
-                StreamPoller p2 = StreamPoller.builder().streamsClient(local.streams("ap-northeast-1"))
-                        .streamArn(westArn).pipeline(we).pollInterval(Duration.ofMillis(10)).build().start()) {
-            Thread eastWriter = writer(east, table, clock, 1);
-            Thread westWriter = writer(west, table, clock, 2);
-            eastWriter.start();
-            westWriter.start();
-            eastWriter.join();
-            westWriter.join();
-            localChanges = 2 * 150;
-            long deadline = System.currentTimeMillis() + 40_000;
-            while (!Replicas.items(east, table).equals(Replicas.items(west, table)) && System.currentTimeMillis() < deadline) {
-                activity.await(Duration.ofMillis(500)); // the tables change only when a route delivers
-            }
-            while (activity.await(Duration.ofMillis(500))) {
-                // wait for half a second without any route activity: a loop would keep writing
-            }
-            long settled = activity.writes.get();
-            activity.await(Duration.ofMillis(500));
-            assertEquals(settled, activity.writes.get(), "no writes after settling");
-            assertTrue(p1.failure().isEmpty() && p2.failure().isEmpty());
-        }
-        assertEquals(Replicas.items(east, table), Replicas.items(west, table), "both sides hold the same items");
-        long in = activity.in.get();
-        long writes = activity.writes.get();
-        System.out.printf("two-way: %d local changes, %d taken by the routes, %d replicated writes%n", localChanges, in,
-                writes);
-        assertTrue(in <= localChanges, "only the applications' own changes are replicated, never a replicator's: " + in);
-        assertTrue(writes <= in, "each taken change is written at most once: " + writes);
-        assertEquals(0, deadLetters.letters().size());
-    }
-
-    private static ChangeEvent<Map<String, AttributeValue>> event(String table, Operation op, long seq,
-            Map<String, AttributeValue> before, Map<String, AttributeValue> after) {
-        return ChangeEvent.<Map<String, AttributeValue>>builder().operation(op).source(Source.ofTable(table))
-                .position(new Position("shardId-1", Long.toString(seq))).creationTime(Instant.now())
-                .eventId("e" + seq).key(EventKey.of(table, "id", "player-1")).before(before).after(after).build();
-    }
-
-    /** Regression: a retried copy of a write that the other side's application deleted brought the item back. */
-    @Test
-    void aLateCopyOfADeletedVersionDoesNotBringTheItemBack() {
-        String table = LocalDynamoDb.uniqueName("Late");
-        DynamoDbClient east = local.client("us-east-2");
-        DynamoDbClient west = local.client("ap-northeast-1");
+    private void tables() {
         LocalDynamoDb.createTable(east, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
         LocalDynamoDb.createTable(west, table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
-        ReplicationSink toEast = ReplicationSink.builder().client(east).table(table).origin("west")
-                .twoWay("updatedAt", "east", west, table).build();
-        ReplicationSink toWest = ReplicationSink.builder().client(west).table(table).origin("east")
-                .twoWay("updatedAt", "west", east, table).build();
-        Map<String, AttributeValue> v1270 = Map.of("id", s("player-1"), "updatedAt", n("1270"), "score", n("2143"));
-        west.putItem(r -> r.tableName(table).item(v1270));
-        ChangeEvent<Map<String, AttributeValue>> westPut = event(table, Operation.INSERT, 10, null, v1270);
-
-        assertTrue(toEast.write(SinkBatch.of("to-east", 1, List.of(westPut))).allDelivered());
-        Map<String, AttributeValue> eastCopy = east.getItem(g -> g.tableName(table)
-                .key(Map.of("id", s("player-1")))).item();
-        east.deleteItem(d -> d.tableName(table).key(Map.of("id", s("player-1")))); // the east application
-        assertTrue(toWest.write(SinkBatch.of("to-west", 1,
-                List.of(event(table, Operation.REMOVE, 20, eastCopy, null)))).allDelivered());
-        // A late copy of the deleted version (a retry after a timeout, or a replay) reaches east again.
-        assertTrue(toEast.write(SinkBatch.of("to-east", 2, List.of(westPut))).allDelivered());
-
-        assertEquals(Map.of(), Replicas.items(east, table), "the delete stands in east");
-        assertEquals(Map.of(), Replicas.items(west, table), "and in west");
     }
 
-    private static Pipeline<Map<String, AttributeValue>> pipeline(String name, DynamoDbClient source,
-            DynamoDbClient target, String table,
-            String origin, String targetSide, Replicas.Activity activity, RecordingDeadLetterSink deadLetters) {
-        return Pipeline.<Map<String, AttributeValue>>builder()
-                .route(Route.<Map<String, AttributeValue>>builder(name)
-                        .filter(ReplicationSink.localChanges())
-                        .sink(ReplicationSink.builder().client(target).table(table).origin(origin)
-                                .twoWay("updatedAt", targetSide, source, table).build())
-                        .buffer(BufferPolicy.builder().maxEvents(50).maxAge(Duration.ofMillis(20)).build())
-                        .build())
-                .listener(activity).deadLetterSink(deadLetters).build();
+    private TwoWayTable side(DynamoDbClient db, String name) {
+        return TwoWayTable.builder().client(db).table(table).side(name).orderAttribute(ORDER).build();
     }
 
-    private static Thread writer(DynamoDbClient db, String table, AtomicLong clock, long seed) {
-        return new Thread(() -> {
-            Random random = new Random(seed);
-            for (int n = 0; n < 150; n++) {
-                int i = n;
-                String id = "player-" + random.nextInt(8);
-                long at = clock.incrementAndGet();
-                if (random.nextInt(8) == 0) {
-                    db.deleteItem(r -> r.tableName(table).key(Map.of("id", s(id))));
-                } else {
-                    db.putItem(r -> r.tableName(table).item(Map.of("id", s(id), "updatedAt", n(Long.toString(at)),
-                            "score", n(Long.toString(seed * 1000 + i)))));
-                }
-            }
-        });
+    private ReplicationSink sink(DynamoDbClient from, String fromSide, DynamoDbClient to, String toSide) {
+        return ReplicationSink.builder().client(to).table(table).origin(fromSide).twoWay(ORDER).targetSide(toSide)
+                .sourceTable(from, table).build();
     }
 
-    /** The live items (tombstones left out), without replication attributes. */
+    /** The change the application's last write made in {@code db}, as its stream would report it. */
+    private ChangeEvent<Map<String, AttributeValue>> change(Map<String, AttributeValue> before,
+            Map<String, AttributeValue> after) {
+        long s = seq++;
+        Operation op = after == null ? Operation.REMOVE : before == null ? Operation.INSERT : Operation.MODIFY;
+        return ChangeEvent.<Map<String, AttributeValue>>builder().operation(op).source(Source.ofTable(table))
+                .position(new Position("shardId-1", Long.toString(s))).creationTime(Instant.now())
+                .eventId("e" + s).key(EventKey.of(table, "id", "k")).before(before).after(after).build();
+    }
+
+    private Map<String, AttributeValue> get(DynamoDbClient db) {
+        Map<String, AttributeValue> item = db.getItem(g -> g.tableName(table).key(K).consistentRead(true)).item();
+        return item == null || item.isEmpty() ? null : item;
+    }
+
+    private static void deliver(ReplicationSink sink, ChangeEvent<Map<String, AttributeValue>> e) {
+        SinkResult r = sink.write(SinkBatch.of("r", 1, List.of(e)));
+        assertTrue(r.allDelivered(), r.toString() + " " + r.reason(0));
+    }
+
+    private static Map<String, AttributeValue> item(long order, long score) {
+        return Map.of("id", s("k"), ORDER, n(Long.toString(order)), "score", n(Long.toString(score)));
+    }
+
+    private void assertConverged(Map<String, Map<String, AttributeValue>> expected) {
+        assertEquals(expected, Replicas.items(east, table, ORDER), "east");
+        assertEquals(expected, Replicas.items(west, table, ORDER), "west");
+    }
+
+    /** Regression (mechanism 1): east's late copy at 50 landed in the slot west's delete emptied. */
+    @Test
+    void aDeleteIsNotUndoneByALateCopyOfAnOlderWriteFromTheOtherSide() {
+        tables();
+        ReplicationSink toWest = sink(east, "east", west, "west");
+        ReplicationSink toEast = sink(west, "west", east, "east");
+        side(east, "east").put(item(50, 1));
+        var eastPut = change(null, get(east));
+        side(west, "west").put(item(100, 2));
+        var westPut = change(null, get(west));
+        Map<String, AttributeValue> before = get(west);
+        side(west, "west").delete(K, 101);
+        var westDelete = change(before, get(west));
+        deliver(toWest, eastPut); // the east->west direction catches up first: the copy meets a tombstone
+        assertEquals(Map.of(), Replicas.items(west, table, ORDER), "never resurrected, not even for a moment");
+        deliver(toEast, westPut);
+        deliver(toEast, westDelete);
+        assertConverged(Map.of());
+    }
+
+    /** The same with a raw DeleteItem (outside the contract): converges, though the slot was empty a while. */
+    @Test
+    void aRawDeleteItemConvergesToDeletedOnBothSides() {
+        tables();
+        ReplicationSink toWest = sink(east, "east", west, "west");
+        ReplicationSink toEast = sink(west, "west", east, "east");
+        side(east, "east").put(item(50, 1));
+        var eastPut = change(null, get(east));
+        side(west, "west").put(item(100, 2));
+        Map<String, AttributeValue> before = get(west);
+        west.deleteItem(d -> d.tableName(table).key(K));
+        var rawDelete = change(before, null);
+        deliver(toWest, eastPut); // lands in the empty slot: the raw delete's window
+        deliver(toEast, rawDelete); // the tombstone goes east, and back into west, where it beats the copy
+        deliver(toWest, eastPut); // a replay changes nothing now
+        assertConverged(Map.of());
+    }
+
+    /** Regression (mechanism 2): an UpdateItem after a delete kept cdc_deleted, so the new value was invisible. */
+    @Test
+    void anUpdateAfterADeleteLivesOnBothSidesWhetherThroughTheHelperOrRaw() {
+        tables();
+        ReplicationSink toWest = sink(east, "east", west, "west");
+        side(east, "east").delete(K, 10);
+        deliver(toWest, change(null, get(east)));
+        Map<String, AttributeValue> tomb = get(east);
+        // A raw UpdateItem that changes the order keeps cdc_deleted, which then no longer matches: live.
+        east.updateItem(u -> u.tableName(table).key(K).updateExpression("SET #o = :o, score = :s")
+                .expressionAttributeNames(Map.of("#o", ORDER)).expressionAttributeValues(Map.of(":o", n("20"),
+                        ":s", n("7"))));
+        assertTrue(ReplicationSink.localChanges(ORDER).test(change(tomb, get(east))), "the application's change");
+        deliver(toWest, change(tomb, get(east)));
+        assertConverged(Map.of("k", item(20, 7)));
+        Map<String, AttributeValue> live = get(east);
+        side(east, "east").update(K, 30, "SET score = :s", Map.of(), Map.of(":s", n("8")));
+        deliver(toWest, change(live, get(east)));
+        assertConverged(Map.of("k", item(30, 8)));
+    }
+
+    /** Regression (mechanism 3): east's UpdateItem kept west's cdc_origin, so a tie at 20 split the sides. */
+    @Test
+    void anUpdateItemThatKeepsAnOldOriginDoesNotSplitATie() {
+        tables();
+        ReplicationSink toWest = sink(east, "east", west, "west");
+        ReplicationSink toEast = sink(west, "west", east, "east");
+        side(west, "west").put(item(10, 1));
+        deliver(toEast, change(null, get(west)));
+        Map<String, AttributeValue> eastBefore = get(east);
+        east.updateItem(u -> u.tableName(table).key(K).updateExpression("SET #o = :o, score = :s")
+                .expressionAttributeNames(Map.of("#o", ORDER)).expressionAttributeValues(Map.of(":o", n("20"),
+                        ":s", n("2"))));
+        var eastUpdate = change(eastBefore, get(east));
+        Map<String, AttributeValue> westBefore = get(west);
+        side(west, "west").put(item(20, 3));
+        var westPut = change(westBefore, get(west));
+        deliver(toWest, eastUpdate);
+        deliver(toEast, westPut);
+        assertConverged(Map.of("k", item(20, 3))); // equal order: the greater side name, west, wins on both
+    }
+
+    /** Regression (mechanism 4): the second of two writes of one side with equal order lost on the other side. */
+    @Test
+    void twoWritesOfOneSideWithEqualOrderConvergeOnTheLater() {
+        tables();
+        ReplicationSink toWest = sink(east, "east", west, "west");
+        side(east, "east").put(item(5, 1));
+        var first = change(null, get(east));
+        Map<String, AttributeValue> before = get(east);
+        side(east, "east").put(item(5, 2));
+        var second = change(before, get(east));
+        deliver(toWest, first);
+        deliver(toWest, second);
+        deliver(toWest, first); // a replay of the first changes nothing
+        assertConverged(Map.of("k", item(5, 2)));
+    }
+
+    @Test
+    void aWriteThatWouldLoseIsRefusedWithAClearError() {
+        tables();
+        side(east, "east").put(item(50, 1));
+        TwoWayTable.LosingWriteException e = assertThrows(TwoWayTable.LosingWriteException.class,
+                () -> side(east, "east").put(item(40, 2)));
+        assertEquals("put refused in table '" + table + "' on side 'east': the stored version wins by the conflict "
+                + "rule (a greater updatedAt, or an equal one with a delete or a greater side name); write with a "
+                + "greater updatedAt", e.getMessage());
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> side(east, "east").put(Map.of("id", s("k"), ORDER, n("1.5"))));
+        assertEquals("the order attribute 'updatedAt' must be a whole number from 0 to 10^38 - 1 (was 1.5)",
+                bad.getMessage());
+    }
+
+    @Test
+    void replicatedWritesAreNotLocalChangesAndTombstoneExpiriesAreNot() {
+        tables();
+        ReplicationSink toWest = sink(east, "east", west, "west");
+        side(east, "east").put(item(1, 1));
+        deliver(toWest, change(null, get(east)));
+        Map<String, AttributeValue> replicated = get(west);
+        assertTrue(!ReplicationSink.localChanges(ORDER).test(change(null, replicated)), "a replicator's write");
+        Map<String, AttributeValue> mine = new HashMap<>(replicated);
+        mine.put("score", n("9"));
+        assertTrue(ReplicationSink.localChanges(ORDER).test(change(replicated, mine)),
+                "an UpdateItem that keeps the markers is the application's");
+        side(east, "east").delete(K, 2);
+        assertTrue(!ReplicationSink.localChanges(ORDER).test(change(get(east), null)), "a tombstone's TTL expiry");
+    }
+
+    @Test
+    void twoWayNeedsItsSidesAndSaysWhatTheyAre() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ReplicationSink.builder()
+                .client(west).table("GameState").origin("east").twoWay(ORDER).sourceTable(east, "GameState").build());
+        assertEquals("twoWay needs targetSide: the name of the side this sink writes into, the origin of the sink "
+                + "that replicates the other way", e.getMessage());
+    }
 }

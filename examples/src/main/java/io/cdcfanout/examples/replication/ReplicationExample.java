@@ -5,6 +5,7 @@ import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.dynamodb.sink.ReplicationSink;
+import io.cdcfanout.dynamodb.sink.TwoWayTable;
 import io.cdcfanout.examples.Embedded;
 import io.cdcfanout.examples.Flows;
 import io.cdcfanout.local.LocalDynamoDb;
@@ -107,8 +108,8 @@ public final class ReplicationExample {
                         .pipeline(toAway).pollInterval(Duration.ofMillis(20)).build().start();
                 StreamPoller p2 = StreamPoller.builder().streamsClient(env.streams(env.away())).table(GAME_STATE, away)
                         .pipeline(toHome).pollInterval(Duration.ofMillis(20)).build().start()) {
-            Thread a = player(home, clock, 1);
-            Thread b = player(away, clock, 2);
+            Thread a = player(home, "home", clock, 1);
+            Thread b = player(away, "away", clock, 2);
             a.start();
             b.start();
             join(a);
@@ -131,27 +132,36 @@ public final class ReplicationExample {
             String origin, String side, Flows.Progress progress) {
         return Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder(name)
-                        .filter(ReplicationSink.localChanges())     // never send the replicator's writes back
-                        .sink(ReplicationSink.builder().client(target).table(GAME_STATE).origin(origin)
-                                .twoWay("updatedAt", side, source, GAME_STATE).build())
+                        .filter(ReplicationSink.localChanges("updatedAt"))  // never send the replicator's writes back
+                        .sink(ReplicationSink.builder().client(target).table(GAME_STATE)
+                                .origin(origin)                       // the side whose changes this route carries
+                                .twoWay("updatedAt").targetSide(side)  // ordered by updatedAt, into this side
+                                .sourceTable(source, GAME_STATE)
+                                .build())
                         .buffer(BufferPolicy.builder().maxEvents(50).maxAge(Duration.ofMillis(20)).build())
                         .build())
                 .listener(progress).build();
     }
 
-    private static Thread player(DynamoDbClient db, AtomicLong clock, long seed) {
+    /** A region's game server: writes through {@link TwoWayTable}, the replication contract made easy. */
+    private static Thread player(DynamoDbClient db, String side, AtomicLong clock, long seed) {
+        TwoWayTable game = TwoWayTable.builder().client(db).table(GAME_STATE).side(side).orderAttribute("updatedAt")
+                .build();
         return new Thread(() -> {
             Random random = new Random(seed);
             for (int n = 0; n < 100; n++) {
                 String id = "player-" + random.nextInt(6);
                 long at = clock.incrementAndGet();
                 long score = seed * 1000 + n;
-                if (random.nextInt(10) == 0) {
-                    db.deleteItem(r -> r.tableName(GAME_STATE).key(Map.of("id", AttributeValue.fromS(id))));
-                } else {
-                    db.putItem(r -> r.tableName(GAME_STATE).item(Map.of("id", AttributeValue.fromS(id),
-                            "updatedAt", AttributeValue.fromN(Long.toString(at)),
-                            "score", AttributeValue.fromN(Long.toString(score)))));
+                try {
+                    if (random.nextInt(10) == 0) {
+                        game.delete(Map.of("id", AttributeValue.fromS(id)), at);
+                    } else {
+                        game.put(Map.of("id", AttributeValue.fromS(id), "updatedAt",
+                                AttributeValue.fromN(Long.toString(at)), "score", AttributeValue.fromN(Long.toString(score))));
+                    }
+                } catch (TwoWayTable.LosingWriteException newer) {
+                    // the other region wrote this player later: the game reads and retries in real life
                 }
             }
         });
@@ -173,7 +183,7 @@ public final class ReplicationExample {
     /** The live items by id: tombstones left out, replication attributes removed. */
     public static Map<String, Map<String, AttributeValue>> items(DynamoDbClient db, String table) {
         return db.scanPaginator(r -> r.tableName(table)).items().stream()
-                .filter(item -> !item.containsKey(ReplicationSink.DELETED_ATTRIBUTE))
+                .filter(item -> TwoWayTable.isLive(item, "updatedAt"))
                 .map(item -> {
                     Map<String, AttributeValue> copy = new HashMap<>(item);
                     copy.keySet().removeIf(name -> name.startsWith("cdc_"));
