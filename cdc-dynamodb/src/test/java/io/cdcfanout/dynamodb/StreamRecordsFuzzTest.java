@@ -124,18 +124,23 @@ class StreamRecordsFuzzTest {
                 thrown, defective, delivered.get(), deadLetters.letters().size());
         assertEquals(0, thrown, "records whose mapping threw");
         assertEquals(0, unparsable.get(), "delivered lines that are not JSON: " + firstUnparsable);
-        assertEquals(0, settledFailures, "events neither delivered nor dead-lettered");
+        assertEquals(0, settledFailures, "events neither delivered nor dead-lettered; first: " + FIRST_FAILURE[0]);
         assertEquals(RECORDS, delivered.get() + deadLetters.letters().size());
         assertTrue(deadLetters.letters().stream().allMatch(d -> d.reason() != null && !d.reason().isBlank()));
         assertTrue(defective > RECORDS / 10 && delivered.get() > RECORDS / 10,
                 "the generator must produce both kinds (defective " + defective + ", delivered " + delivered + ")");
     }
 
+    private static final String[] FIRST_FAILURE = new String[1];
+
     private static int settle(Pipeline<Map<String, AttributeValue>> pipeline,
             List<ChangeEvent<Map<String, AttributeValue>>> batch) {
         var done = pipeline.submit(List.copyOf(batch));
         pipeline.flush();
         BatchResult<Map<String, AttributeValue>> result = done.join();
+        if (!result.failures().isEmpty() && FIRST_FAILURE[0] == null) {
+            FIRST_FAILURE[0] = result.failures().get(0).reason();
+        }
         return result.failures().size();
     }
 

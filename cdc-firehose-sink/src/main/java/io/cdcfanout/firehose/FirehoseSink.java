@@ -85,6 +85,12 @@ public final class FirehoseSink implements Sink<Object> {
     private record Packed(byte[] data, List<Integer> events) {
     }
 
+    /** Thread-safe: a route may keep this many PutRecordBatch calls in flight. */
+    @Override
+    public int maxConcurrentCalls() {
+        return 4;
+    }
+
     @Override
     public SinkResult write(SinkBatch<?> batch) {
         List<? extends ChangeEvent<?>> events = batch.events();

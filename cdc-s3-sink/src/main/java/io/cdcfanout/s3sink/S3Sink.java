@@ -125,6 +125,15 @@ public final class S3Sink implements Sink<Object> {
         return new Builder();
     }
 
+    /**
+     * One writer per shard, in order: an object holds every event of its shard's range, which is what
+     * makes the replay index exact. Calls are serialized (the default of one call at a time).
+     */
+    @Override
+    public Object orderKey(ChangeEvent<?> event) {
+        return event.position().shardId();
+    }
+
     /** Closes the client if the sink built it. */
     @Override
     public void close() {

@@ -39,6 +39,12 @@ public final class Route<T, R> {
     private final BufferPolicy buffer;
     private final RetryPolicy retry;
     private final PoisonPolicy onPoison;
+    private final int concurrency;
+
+    /** Default for {@link Builder#concurrency}: calls' worth of events a route has in progress at once. */
+    public static final int DEFAULT_CONCURRENCY = 8;
+    /** The most parked keys a route keeps in memory; past it, the oldest is forgotten (with a WARN). */
+    public static final int MAX_PARKED_KEYS = 10_000;
 
     private Route(Builder<T, R> b) {
         this.name = b.name;
@@ -48,6 +54,7 @@ public final class Route<T, R> {
         this.buffer = b.buffer;
         this.retry = b.retry;
         this.onPoison = b.onPoison;
+        this.concurrency = b.concurrency;
     }
 
     /**
@@ -96,9 +103,15 @@ public final class Route<T, R> {
         return onPoison;
     }
 
+    /** How many batches (lanes of distinct keys) the route has in progress at once. */
+    public int concurrency() {
+        return concurrency;
+    }
+
     @Override
     public String toString() {
-        return "Route[" + name + ", " + buffer + ", " + retry + ", onPoison=" + onPoison + "]";
+        return "Route[" + name + ", " + buffer + ", " + retry + ", onPoison=" + onPoison + ", concurrency="
+                + concurrency + "]";
     }
 
     /**
@@ -113,6 +126,7 @@ public final class Route<T, R> {
         private BufferPolicy buffer = BufferPolicy.defaults();
         private RetryPolicy retry = RetryPolicy.defaults();
         private PoisonPolicy onPoison = PoisonPolicy.PARK_KEY;
+        private int concurrency = DEFAULT_CONCURRENCY;
 
         private Builder(String name, Predicate<? super ChangeEvent<T>> filter,
                 Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> transform) {
@@ -171,6 +185,7 @@ public final class Route<T, R> {
             next.buffer = buffer;
             next.retry = retry;
             next.onPoison = onPoison;
+            next.concurrency = concurrency;
             return next;
         }
 
@@ -195,6 +210,20 @@ public final class Route<T, R> {
         /** Defaults to {@link PoisonPolicy#PARK_KEY}. */
         public Builder<T, R> onPoison(PoisonPolicy onPoison) {
             this.onPoison = Objects.requireNonNull(onPoison, "onPoison must not be null");
+            return this;
+        }
+
+        /**
+         * How many batches the route has in progress at once, each a lane of keys no other batch holds:
+         * being sent, or waiting for a retry. A key in backoff or parked then holds up only its own
+         * lane. Sink calls in flight are further capped by {@link Sink#maxConcurrentCalls()}. 1 to 256;
+         * {@value Route#DEFAULT_CONCURRENCY} by default.
+         */
+        public Builder<T, R> concurrency(int concurrency) {
+            if (concurrency < 1 || concurrency > 256) {
+                throw new IllegalArgumentException("concurrency must be between 1 and 256 (was " + concurrency + ")");
+            }
+            this.concurrency = concurrency;
             return this;
         }
 

@@ -21,10 +21,10 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -35,20 +35,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One route's buffer and delivery loop.
+ * One route: its buffer, its lanes and its delivery.
  *
- * <p>Events wait in a FIFO queue. A <em>job</em> takes a prefix of the queue when a trigger fires
- * (count, bytes, age, flush, close) and delivers it: it calls the sink, retries only the failed
- * events with backoff on the scheduler (never sleeping a thread), dead-letters what cannot be
- * delivered, and settles every event exactly once. At most one job runs at a time, so the route
- * keeps source order without locking the sink call; per-key order across retries follows, because
- * no later event reaches the sink while an earlier job is unfinished.
+ * <p>Events wait in a FIFO queue. A <em>batch</em> (a job) takes events from the queue when a trigger
+ * fires (count, bytes, age, flush, close), skipping events whose order key ({@link Sink#orderKey}) is
+ * held by another batch in progress, and holding the keys it takes in the {@link KeyGate} until their
+ * events settle. Up to {@link Route#concurrency()} batches are in progress at once (lanes), and up to
+ * {@link Sink#maxConcurrentCalls()} of them call the sink at once. So events of one key reach the sink
+ * one call at a time and in order, a later event never overtakes an earlier failed one, and a key in
+ * backoff holds up only its own lane. A batch calls the sink, retries only the failed events with
+ * backoff on the scheduler (never sleeping a thread), dead-letters what cannot be delivered through
+ * the {@link DeadLetterWriter}, and settles every event exactly once. {@link FlushWaiters} completes
+ * {@code flush()} when the events it covers settle, in whatever order.
  *
- * <p>The lock guards only queue bookkeeping; it is never held while calling a sink, a listener or
- * an executor.
+ * <p>The lock guards only bookkeeping; it is never held while calling a sink, a listener or an
+ * executor, nor while completing a caller's future.
  */
 final class RouteWorker<T, R> {
     private static final Logger LOG = LoggerFactory.getLogger(RouteWorker.class);
+    /** How often a producer waiting for room looks at the clock again. */
+    static final long CLOCK_RECHECK_MILLIS = 20;
 
     private final String name;
     private final Route<T, R> route;
@@ -57,33 +63,31 @@ final class RouteWorker<T, R> {
     private final int callEvents;
     private final long callBytes;
     private final long maxAgeMillis;
+    private final int lanes;
+    private final int maxCalls;
     private final Retry retry;
-    /** How often a producer waiting for room looks at the clock again. */
-    static final long CLOCK_RECHECK_MILLIS = 20;
     private final Clock clock;
     private final ScheduledExecutorService scheduler;
     private final Executor executor;
     private final SafeListener listener;
-    private final DeadLetterSink deadLetters;
+    private final DeadLetterWriter deadLetters;
+    private final KeyGate gate = new KeyGate();
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition notFull = lock.newCondition();
     // Guarded by lock.
     private final ArrayDeque<Entry<T, R>> queue = new ArrayDeque<>();
-    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    private final FlushWaiters waiters = new FlushWaiters();
+    private final Set<Job> running = new LinkedHashSet<>();
+    private final ArrayDeque<Job> waitingForCall = new ArrayDeque<>();
     private long queuedBytes;
     private int held;
-    private boolean inFlight;
-    private Job current;
+    private long outstanding;
+    private int calls;
     private boolean timerArmed;
     private boolean closing;
     private long nextSeq;
     private long flushWatermark = -1;
-    private long completedSeq = -1;
-
-    private final Set<EventKey> parked = ConcurrentHashMap.newKeySet();
-    private final Object haltLock = new Object();
-    private volatile String haltReason;
 
     RouteWorker(Route<T, R> route, Clock clock, ScheduledExecutorService scheduler, Executor executor,
             SafeListener listener, DeadLetterSink deadLetters) {
@@ -93,15 +97,17 @@ final class RouteWorker<T, R> {
         this.limits = sink.limits();
         this.callEvents = Math.min(route.buffer().maxEvents(), limits.maxBatchEvents());
         this.callBytes = Math.min(route.buffer().maxBytes(), limits.maxBatchBytes());
-        // Rounded up to whole milliseconds; zero stays zero: "as soon as no call is in flight".
+        // Rounded up to whole milliseconds; zero stays zero: "as soon as a call can go".
         Duration age = route.buffer().maxAge();
         this.maxAgeMillis = age.plusNanos(999_999).toMillis();
+        this.lanes = route.concurrency();
+        this.maxCalls = Math.max(1, Math.min(route.concurrency(), sink.maxConcurrentCalls()));
         this.retry = Retry.of("cdc-route-" + name, retryConfig(route.retry()));
         this.clock = clock;
         this.scheduler = scheduler;
         this.executor = executor;
         this.listener = listener;
-        this.deadLetters = deadLetters;
+        this.deadLetters = new DeadLetterWriter(name, deadLetters, retry, scheduler, executor, listener);
     }
 
     private static RetryConfig retryConfig(RetryPolicy p) {
@@ -173,7 +179,7 @@ final class RouteWorker<T, R> {
      * before the offer timeout, or that arrive while the route is halted or closing, are failed.
      */
     void enqueue(List<Entry<T, R>> entries) {
-        String halted = haltReason;
+        String halted = gate.haltReason();
         if (halted != null) {
             failAll(entries, 0, "route '" + name + "' is halted: " + halted);
             return;
@@ -185,13 +191,13 @@ final class RouteWorker<T, R> {
         int i = 0;
         int n = entries.size();
         while (i < n) {
-            Job job = null;
+            List<Job> jobs = null;
             String refusal = null;
             int added = 0;
             lock.lock();
             try {
                 boolean reported = false;
-                while (held >= capacity && !closing && haltReason == null) {
+                while (held >= capacity && !closing && gate.haltReason() == null) {
                     if (!reported) {
                         reported = true;
                         int h = held;
@@ -219,8 +225,8 @@ final class RouteWorker<T, R> {
                 }
                 if (refusal == null && closing) {
                     refusal = "the pipeline closed before route '" + name + "' accepted the event";
-                } else if (refusal == null && haltReason != null) {
-                    refusal = "route '" + name + "' is halted: " + haltReason;
+                } else if (refusal == null && gate.haltReason() != null) {
+                    refusal = "route '" + name + "' is halted: " + gate.haltReason();
                 }
                 if (refusal == null) {
                     long now = clock.millis();
@@ -228,15 +234,17 @@ final class RouteWorker<T, R> {
                         Entry<T, R> e = entries.get(i++);
                         e.seq = nextSeq++;
                         e.enqueuedAt = now;
+                        e.orderKey = orderKey(e);
                         queue.addLast(e);
                         queuedBytes += e.size;
                         held++;
+                        outstanding++;
                         added++;
                         if (queue.size() >= callEvents || queuedBytes >= callBytes) {
                             break;
                         }
                     }
-                    job = nextJobLocked(now);
+                    jobs = nextJobsLocked(now);
                 }
             } finally {
                 lock.unlock();
@@ -244,11 +252,23 @@ final class RouteWorker<T, R> {
             if (added > 0) {
                 listener.onEventsIn(name, added);
             }
-            dispatch(job);
+            dispatch(jobs);
             if (refusal != null) {
                 failAll(entries, i, refusal);
                 return;
             }
+        }
+    }
+
+    private Object orderKey(Entry<T, R> e) {
+        if (e.routed == null) {
+            return e.original.key();
+        }
+        try {
+            Object key = sink.orderKey(e.routed);
+            return key == null ? e.routed.key() : key;
+        } catch (RuntimeException ex) {
+            return e.routed.key();
         }
     }
 
@@ -258,66 +278,98 @@ final class RouteWorker<T, R> {
         }
     }
 
-    // ---------------------------------------------------------------- triggers
+    // ---------------------------------------------------------------- buffer, triggers and lanes
 
-    /** Takes the next job if a trigger has fired and no job is running. */
-    private Job takeJobLocked(long now) {
-        if (inFlight || queue.isEmpty()) {
-            return null;
+    /** Every batch that may start now: a trigger fired, a lane and a call are free, and keys are free. */
+    private List<Job> nextJobsLocked(long now) {
+        List<Job> jobs = null;
+        Job job;
+        while ((job = takeJobLocked(now)) != null) {
+            jobs = jobs == null ? new ArrayList<>(2) : jobs;
+            jobs.add(job);
         }
+        armTimerLocked(now);
+        return jobs;
+    }
+
+    /** Why the queue should be sent now, or null. */
+    private FlushCause causeLocked(long now) {
         Entry<T, R> head = queue.peekFirst();
-        FlushCause cause;
         if (closing) {
-            cause = FlushCause.CLOSE;
-        } else if (haltReason != null || head.seq <= flushWatermark) {
-            cause = FlushCause.FLUSH;
+            return FlushCause.CLOSE;
+        } else if (gate.haltReason() != null || head.seq <= flushWatermark) {
+            return FlushCause.FLUSH;
         } else if (queue.size() >= callEvents) {
             // A full call is ready: maxEvents, or the sink's own limit when that is lower.
-            cause = FlushCause.COUNT;
+            return FlushCause.COUNT;
         } else if (queuedBytes >= callBytes) {
-            cause = FlushCause.BYTES;
+            return FlushCause.BYTES;
         } else if (now - head.enqueuedAt >= maxAgeMillis) {
-            cause = FlushCause.AGE;
-        } else {
+            return FlushCause.AGE;
+        }
+        return null;
+    }
+
+    /**
+     * Takes the next batch if a trigger has fired, a lane is free and a call can go: events from the
+     * head of the queue whose order keys no other batch holds, up to the call's limits.
+     */
+    private Job takeJobLocked(long now) {
+        if (queue.isEmpty() || running.size() >= lanes || calls + waitingForCall.size() >= maxCalls) {
             return null;
         }
-        List<Entry<T, R>> taken = new ArrayList<>(Math.min(queue.size(), callEvents));
+        FlushCause cause = causeLocked(now);
+        if (cause == null) {
+            return null;
+        }
+        Job job = new Job(cause);
+        List<Entry<T, R>> skipped = null;
         long bytes = 0;
-        while (!queue.isEmpty() && taken.size() < callEvents) {
+        while (!queue.isEmpty() && job.entries.size() < callEvents) {
             Entry<T, R> e = queue.peekFirst();
-            if (!taken.isEmpty() && bytes + e.size > callBytes) {
+            if (!job.entries.isEmpty() && bytes + e.size > callBytes) {
                 break;
             }
             queue.pollFirst();
+            if (!gate.hold(e.orderKey, job)) {
+                // Another batch holds this key: the event waits, and so do its key's later ones.
+                skipped = skipped == null ? new ArrayList<>() : skipped;
+                skipped.add(e);
+                continue;
+            }
+            e.holding = true;
             queuedBytes -= e.size;
             bytes += e.size;
-            taken.add(e);
+            job.entries.add(e);
         }
-        inFlight = true;
-        current = new Job(taken, cause, bytes);
-        return current;
+        if (skipped != null) {
+            for (int k = skipped.size() - 1; k >= 0; k--) {
+                queue.addFirst(skipped.get(k));
+            }
+        }
+        if (job.entries.isEmpty()) {
+            return null; // every key at the head is held: a settling batch will look again
+        }
+        job.bytes = bytes;
+        running.add(job);
+        calls++; // the batch's first call
+        return job;
     }
 
     private void armTimerLocked(long now) {
-        if (timerArmed || inFlight || queue.isEmpty()) {
+        if (timerArmed || queue.isEmpty() || running.size() >= lanes || calls + waitingForCall.size() >= maxCalls) {
             return;
         }
-        long delay = Math.max(0, queue.peekFirst().enqueuedAt + maxAgeMillis - now);
+        long delay = queue.peekFirst().enqueuedAt + maxAgeMillis - now;
+        if (delay <= 0) {
+            return; // due but blocked on held keys: a settling batch looks again
+        }
         try {
             scheduler.schedule(this::onTimer, delay, TimeUnit.MILLISECONDS);
             timerArmed = true;
         } catch (RejectedExecutionException e) {
             LOG.debug("Route '{}': scheduler rejected the age timer", name);
         }
-    }
-
-    /** The next job if one is due; otherwise makes sure the age timer will look again. */
-    private Job nextJobLocked(long now) {
-        Job job = takeJobLocked(now);
-        if (job == null) {
-            armTimerLocked(now);
-        }
-        return job;
     }
 
     private void onTimer() {
@@ -330,39 +382,36 @@ final class RouteWorker<T, R> {
         kick();
     }
 
-    /** Starts a job if one is due. */
+    /** Starts what may start now. */
     private void kick() {
-        Job job;
+        List<Job> jobs;
         lock.lock();
         try {
-            job = nextJobLocked(clock.millis());
+            jobs = nextJobsLocked(clock.millis());
         } finally {
             lock.unlock();
         }
-        dispatch(job);
+        dispatch(jobs);
     }
 
     /** Sends everything queued now; completes when it has all settled. */
     CompletableFuture<Void> flush(boolean close) {
-        Job job;
-        CompletableFuture<Void> done = new CompletableFuture<>();
+        List<Job> jobs;
+        CompletableFuture<Void> done;
         lock.lock();
         try {
             if (close) {
                 closing = true;
                 notFull.signalAll();
             }
-            if (queue.isEmpty() && !inFlight) {
-                return CompletableFuture.completedFuture(null);
-            }
             long watermark = nextSeq - 1;
             flushWatermark = Math.max(flushWatermark, watermark);
-            waiters.addLast(new Waiter(watermark, done));
-            job = takeJobLocked(clock.millis());
+            done = waiters.add(watermark, outstanding);
+            jobs = nextJobsLocked(clock.millis());
         } finally {
             lock.unlock();
         }
-        dispatch(job);
+        dispatch(jobs);
         return done;
     }
 
@@ -370,40 +419,41 @@ final class RouteWorker<T, R> {
     void abort(String reason) {
         halt(reason);
         List<Entry<T, R>> pending;
-        Job running;
-        List<Waiter> ready;
+        List<Job> jobs;
+        List<CompletableFuture<Void>> ready = new ArrayList<>();
         lock.lock();
         try {
             pending = new ArrayList<>(queue);
             queue.clear();
             queuedBytes = 0;
             held -= pending.size();
-            running = current;
-            ready = new ArrayList<>(waiters);
-            waiters.clear();
+            for (Entry<T, R> e : pending) {
+                accountLocked(e, ready);
+            }
+            jobs = new ArrayList<>(running);
+            waiters.all(ready);
             notFull.signalAll();
         } finally {
             lock.unlock();
         }
         failAll(pending, 0, reason);
-        if (running != null) {
-            failAll(running.entries, 0, reason);
+        for (Job job : jobs) {
+            failAll(job.entries, 0, reason);
         }
-        ready.forEach(w -> w.future.complete(null));
+        FlushWaiters.complete(ready);
     }
 
     void resume() {
-        haltReason = null;
-        parked.clear();
+        gate.resume();
         kick();
     }
 
     void unpark(EventKey key) {
-        parked.remove(key);
+        gate.unpark(key);
     }
 
     String haltReason() {
-        return haltReason;
+        return gate.haltReason();
     }
 
     void closeSink() {
@@ -416,11 +466,8 @@ final class RouteWorker<T, R> {
     }
 
     private void halt(String reason) {
-        synchronized (haltLock) {
-            if (haltReason != null) {
-                return;
-            }
-            haltReason = reason;
+        if (!gate.halt(reason)) {
+            return;
         }
         // The reason may quote item data (a sink's or dead letter's message): DEBUG only, and in full
         // to the listener. The log line says what happened and where to look.
@@ -430,14 +477,143 @@ final class RouteWorker<T, R> {
         listener.onRouteHalted(name, reason);
     }
 
-    // ---------------------------------------------------------------- delivery (executor threads)
+    // ---------------------------------------------------------------- settling and bookkeeping
 
-    private void dispatch(Job job) {
-        if (job == null) {
+    /** Counts an entry out of its key's hold and the flush waiters, once. */
+    private void accountLocked(Entry<T, R> e, List<CompletableFuture<Void>> ready) {
+        if (e.accounted) {
             return;
         }
-        listener.onFlush(name, job.cause, job.entries.size(), job.bytes);
-        execute(job, () -> start(job));
+        e.accounted = true;
+        outstanding--;
+        if (e.holding) {
+            e.holding = false;
+            gate.release(e.orderKey);
+        }
+        waiters.settled(e.seq, ready);
+    }
+
+    /** Entries of a batch settled: frees their keys (so blocked events may go) and wakes waiters. */
+    private void settled(List<Entry<T, R>> entries) {
+        if (entries.isEmpty()) {
+            return;
+        }
+        List<CompletableFuture<Void>> ready = new ArrayList<>();
+        List<Job> jobs;
+        lock.lock();
+        try {
+            for (Entry<T, R> e : entries) {
+                accountLocked(e, ready);
+            }
+            jobs = nextJobsLocked(clock.millis());
+        } finally {
+            lock.unlock();
+        }
+        FlushWaiters.complete(ready);
+        dispatch(jobs);
+    }
+
+    /** A batch is over: its lane is free, its events leave the route's capacity. */
+    private void complete(Job job) {
+        List<CompletableFuture<Void>> ready = new ArrayList<>();
+        List<Job> resumed;
+        List<Job> jobs;
+        lock.lock();
+        try {
+            if (!running.remove(job)) {
+                return;
+            }
+            if (job.holdsCall) {
+                job.holdsCall = false;
+                calls--;
+            }
+            for (Entry<T, R> e : job.entries) {
+                accountLocked(e, ready);
+            }
+            held -= job.entries.size();
+            notFull.signalAll();
+            resumed = nextCallsLocked();
+            jobs = nextJobsLocked(clock.millis());
+        } finally {
+            lock.unlock();
+        }
+        FlushWaiters.complete(ready);
+        if (resumed != null) {
+            for (Job r : resumed) {
+                execute(r, () -> attempt(r));
+            }
+        }
+        dispatch(jobs);
+    }
+
+    // ---------------------------------------------------------------- call slots
+
+    /** Runs the batch's next attempt as soon as a call slot is free. */
+    private void callWhenFree(Job job) {
+        boolean now;
+        lock.lock();
+        try {
+            now = calls < maxCalls;
+            if (now) {
+                calls++;
+                job.holdsCall = true;
+            } else {
+                waitingForCall.addLast(job);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (now) {
+            execute(job, () -> attempt(job));
+        }
+    }
+
+    /** A call returned: gives its slot to a waiting retry, or lets a new batch start. */
+    private void callDone(Job job) {
+        List<Job> resumed;
+        List<Job> jobs;
+        lock.lock();
+        try {
+            if (job.holdsCall) {
+                job.holdsCall = false;
+                calls--;
+            }
+            resumed = nextCallsLocked();
+            jobs = nextJobsLocked(clock.millis());
+        } finally {
+            lock.unlock();
+        }
+        if (resumed != null) {
+            for (Job r : resumed) {
+                execute(r, () -> attempt(r));
+            }
+        }
+        dispatch(jobs);
+    }
+
+    /** Waiting retries that get a call slot now; marked as holding it. */
+    private List<Job> nextCallsLocked() {
+        List<Job> out = null;
+        while (!waitingForCall.isEmpty() && calls < maxCalls) {
+            Job j = waitingForCall.pollFirst();
+            calls++;
+            j.holdsCall = true;
+            out = out == null ? new ArrayList<>(1) : out;
+            out.add(j);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- delivery (executor threads)
+
+    private void dispatch(List<Job> jobs) {
+        if (jobs == null) {
+            return;
+        }
+        for (Job job : jobs) {
+            listener.onFlush(name, job.cause, job.entries.size(), job.bytes);
+            execute(job, () -> start(job));
+        }
     }
 
     private void execute(Job job, Runnable step) {
@@ -460,7 +636,7 @@ final class RouteWorker<T, R> {
         try {
             step.run();
         } catch (RuntimeException | Error e) {
-            LOG.error("Route '{}': unexpected {} while delivering; the job's events are failed", name,
+            LOG.error("Route '{}': unexpected {} while delivering; the batch's events are failed", name,
                     e.getClass().getName());
             LOG.debug("Route '{}': unexpected failure while delivering", name, e);
             failJob(job, "internal error on route '" + name + "': " + describe(e));
@@ -472,13 +648,17 @@ final class RouteWorker<T, R> {
         complete(job);
     }
 
+    /** Sorts the batch: halted, poison and parked events go their way, the rest to the sink. */
     private void start(Job job) {
         Set<EventKey> parkedNow = null;
-        String haltedBy = haltReason;
+        String haltedBy = gate.haltReason();
+        List<Entry<T, R>> failedNow = null;
         for (Entry<T, R> e : job.entries) {
             EventKey key = e.key();
             if (haltedBy != null) {
                 e.failed("route '" + name + "' is halted: " + haltedBy);
+                failedNow = failedNow == null ? new ArrayList<>() : failedNow;
+                failedNow.add(e);
             } else if (e.poison != null) {
                 job.dead.add(new Doomed<>(e, e.poison, 0));
                 if (route.onPoison() == PoisonPolicy.HALT_ROUTE) {
@@ -487,25 +667,30 @@ final class RouteWorker<T, R> {
                     parkedNow = parkedNow == null ? new HashSet<>() : parkedNow;
                     parkedNow.add(key);
                 }
-            } else if (parked.contains(key) || (parkedNow != null && parkedNow.contains(key))) {
+            } else if (gate.isParked(key) || (parkedNow != null && parkedNow.contains(key))) {
                 job.dead.add(new Doomed<>(e, "key parked: an earlier event of this key was dead-lettered on route '"
                         + name + "'", 0));
             } else {
                 job.pending.add(e);
             }
         }
-        if (haltedBy != null && haltReason == null) {
+        if (haltedBy != null && gate.haltReason() == null) {
             halt(haltedBy);
         }
+        if (failedNow != null) {
+            settled(failedNow);
+        }
         job.context = retry.asyncContext();
-        attempt(job);
-    }
-
-    private void attempt(Job job) {
         if (job.pending.isEmpty()) {
+            callDone(job); // the call slot taken with the batch is not needed
             finishDelivery(job);
             return;
         }
+        attempt(job);
+    }
+
+    /** One call to the sink, holding a call slot; then the outcomes, a retry, or the dead letters. */
+    private void attempt(Job job) {
         job.attempt++;
         List<ChangeEvent<R>> events = new ArrayList<>(job.pending.size());
         BitSet redriven = new BitSet();
@@ -523,6 +708,7 @@ final class RouteWorker<T, R> {
                         + " outcomes") + " for " + events.size() + " events", false);
             }
         } catch (SinkUnavailableException e) {
+            callDone(job);
             // No event can succeed: halt instead of dead-lettering everything or retrying forever.
             halt("the sink is unavailable: " + e.getMessage());
             failAll(job.pending, 0, "route '" + name + "' is halted: the sink is unavailable: " + e.getMessage());
@@ -530,6 +716,7 @@ final class RouteWorker<T, R> {
             finishDelivery(job);
             return;
         } catch (RuntimeException e) {
+            callDone(job);
             retryOrGiveUp(job, describe(e), e);
             return;
         }
@@ -537,10 +724,10 @@ final class RouteWorker<T, R> {
             listener.onSinkCounters(name, result.counters());
         }
         List<Entry<T, R>> again = new ArrayList<>();
+        List<Entry<T, R>> deliveredNow = new ArrayList<>();
         Set<EventKey> failedKeys = null;
         boolean fatal = false;
         String firstReason = null;
-        int delivered = 0;
         long oldest = Long.MAX_VALUE;
         for (int i = 0; i < events.size(); i++) {
             Entry<T, R> e = job.pending.get(i);
@@ -552,11 +739,11 @@ final class RouteWorker<T, R> {
                     again.add(e);
                     continue;
                 }
-                delivered++;
                 if (e.routed.creationTime().isPresent()) {
                     oldest = Math.min(oldest, e.routed.creationTime().get().toEpochMilli());
                 }
                 e.delivered();
+                deliveredNow.add(e);
             } else {
                 String reason = result.reason(i);
                 if (status == SinkResult.Status.FAILED_FATAL) {
@@ -571,10 +758,13 @@ final class RouteWorker<T, R> {
                 }
             }
         }
-        if (delivered > 0) {
-            listener.onDelivered(name, delivered, Duration.ofMillis(Math.max(0, clock.millis() - oldest)));
+        if (!deliveredNow.isEmpty()) {
+            listener.onDelivered(name, deliveredNow.size(), Duration.ofMillis(oldest == Long.MAX_VALUE ? 0
+                    : Math.max(0, clock.millis() - oldest)));
         }
         job.pending = again;
+        settled(deliveredNow); // their keys are free for other batches now
+        callDone(job);
         if (again.isEmpty()) {
             job.context.onComplete();
             finishDelivery(job);
@@ -594,8 +784,9 @@ final class RouteWorker<T, R> {
         Throwable signal = error != null ? error : new CdcException(reason, true);
         long delay = job.context.onError(signal);
         if (delay >= 0) {
+            // The batch keeps its keys (its lane) through the backoff, but not a call slot.
             listener.onRetry(name, job.attempt + 1, job.pending.size(), Duration.ofMillis(delay), reason);
-            later(job, delay, () -> attempt(job));
+            later(job, delay, () -> callWhenFree(job));
             return;
         }
         boolean retryable = isRetryable(signal);
@@ -613,7 +804,7 @@ final class RouteWorker<T, R> {
             complete(job);
             return;
         }
-        if (deadLetters == null) {
+        if (!deadLetters.configured()) {
             Doomed<T, R> first = job.dead.get(0);
             String reason = "no dead-letter sink is configured, so route '" + name + "' cannot set aside event "
                     + first.entry.original.eventId() + " (" + first.reason + ")";
@@ -630,36 +821,23 @@ final class RouteWorker<T, R> {
         for (Doomed<T, R> d : job.dead) {
             letters.add(new DeadLetter(name, d.entry.original, d.reason, d.attempts, now));
         }
-        job.letters = letters;
-        job.context = retry.asyncContext();
-        writeDeadLetters(job);
-    }
-
-    private void writeDeadLetters(Job job) {
-        try {
-            deadLetters.accept(job.letters);
-        } catch (RuntimeException e) {
-            long delay = job.context.onError(e);
-            if (delay >= 0) {
-                listener.onRetry(name, -1, job.letters.size(), Duration.ofMillis(delay),
-                        "dead-letter sink failed: " + describe(e));
-                later(job, delay, () -> writeDeadLetters(job));
-                return;
-            }
-            String reason = "the dead-letter sink failed: " + describe(e);
+        deadLetters.write(letters, () -> deadLettered(job, letters), reason -> {
             halt(reason);
             for (Doomed<T, R> d : job.dead) {
                 d.entry.failed("not delivered on route '" + name + "': " + d.reason + "; and " + reason);
             }
             complete(job);
-            return;
-        }
-        job.context.onComplete();
+        });
+    }
+
+    /** The dead letters are stored: park their keys (or halt), then settle them. */
+    private void deadLettered(Job job, List<DeadLetter> letters) {
+        int forgotten = 0;
         for (int i = 0; i < job.dead.size(); i++) {
             Doomed<T, R> d = job.dead.get(i);
-            DeadLetter letter = job.letters.get(i);
-            if (route.onPoison() == PoisonPolicy.PARK_KEY) {
-                parked.add(d.entry.key());
+            DeadLetter letter = letters.get(i);
+            if (route.onPoison() == PoisonPolicy.PARK_KEY && gate.park(d.entry.key())) {
+                forgotten++;
             }
             d.entry.deadLettered();
             LOG.warn("Route '{}' dead-lettered event {} at {} after {} attempt(s)", name,
@@ -667,36 +845,15 @@ final class RouteWorker<T, R> {
             LOG.debug("Route '{}' dead-letter reason for event {}: {}", name, letter.event().eventId(), letter.reason());
             listener.onDeadLetter(letter);
         }
+        if (forgotten > 0) {
+            LOG.warn("Route '{}' parks {} keys, its most; it forgot the {} oldest, whose later events flow again",
+                    name, Route.MAX_PARKED_KEYS, forgotten);
+        }
         if (route.onPoison() == PoisonPolicy.HALT_ROUTE) {
             Doomed<T, R> first = job.dead.get(0);
             halt("event " + first.entry.original.eventId() + " was dead-lettered: " + first.reason);
         }
         complete(job);
-    }
-
-    private void complete(Job job) {
-        List<Waiter> ready = new ArrayList<>();
-        Job next;
-        lock.lock();
-        try {
-            if (current != job) {
-                return;
-            }
-            current = null;
-            inFlight = false;
-            held -= job.entries.size();
-            completedSeq = Math.max(completedSeq, job.lastSeq);
-            notFull.signalAll();
-            while (!waiters.isEmpty()
-                    && (waiters.peekFirst().watermark <= completedSeq || queue.isEmpty())) {
-                ready.add(waiters.pollFirst());
-            }
-            next = nextJobLocked(clock.millis());
-        } finally {
-            lock.unlock();
-        }
-        ready.forEach(w -> w.future.complete(null));
-        dispatch(next);
     }
 
     static String describe(Throwable e) {
@@ -726,6 +883,9 @@ final class RouteWorker<T, R> {
         final long size;
         long seq;
         long enqueuedAt;
+        Object orderKey;
+        boolean holding; // guarded by the route's lock: holds its order key in the gate
+        boolean accounted; // guarded by the route's lock: counted out of the gate and the flush waiters
         String lastReason;
         boolean redriven;
         @SuppressWarnings("unused")
@@ -771,26 +931,19 @@ final class RouteWorker<T, R> {
     private record Doomed<T, R>(Entry<T, R> entry, String reason, int attempts) {
     }
 
-    private record Waiter(long watermark, CompletableFuture<Void> future) {
-    }
-
-    /** One delivery: a prefix of the queue, its retries and its dead letters. */
+    /** One batch: events taken from the queue, their retries and their dead letters; one lane. */
     private final class Job {
-        final List<Entry<T, R>> entries;
+        final List<Entry<T, R>> entries = new ArrayList<>();
         final FlushCause cause;
-        final long bytes;
-        final long lastSeq;
+        long bytes;
         List<Entry<T, R>> pending = new ArrayList<>();
         final List<Doomed<T, R>> dead = new ArrayList<>();
-        List<DeadLetter> letters;
         Retry.AsyncContext<Object> context;
         int attempt;
+        boolean holdsCall = true;
 
-        Job(List<Entry<T, R>> entries, FlushCause cause, long bytes) {
-            this.entries = entries;
+        Job(FlushCause cause) {
             this.cause = cause;
-            this.bytes = bytes;
-            this.lastSeq = entries.get(entries.size() - 1).seq;
         }
     }
 }

@@ -3,8 +3,10 @@ package io.cdcfanout.api.sink;
 import io.cdcfanout.api.ChangeEvent;
 
 /**
- * A destination for change events. The pipeline calls {@link #write} with at most one call in
- * flight per route, so an implementation used by one route need not be thread-safe.
+ * A destination for change events. The pipeline calls {@link #write} with at most
+ * {@link #maxConcurrentCalls()} calls in flight per route (one by default, so an implementation used by
+ * one route need not be thread-safe), and never two calls at once holding events of one
+ * {@link #orderKey order key}.
  *
  * <p>Contract of {@link #write}:
  * <ul>
@@ -36,6 +38,25 @@ public interface Sink<T> extends AutoCloseable {
      */
     default long estimateSize(ChangeEvent<? extends T> event) {
         return event.sizeBytes();
+    }
+
+    /**
+     * How many calls of one route may be in flight at once; 1 (serialized calls) by default. A sink
+     * that is thread-safe and talks to a network service returns more, so that a route keeps several
+     * requests in flight while each key stays in order.
+     */
+    default int maxConcurrentCalls() {
+        return 1;
+    }
+
+    /**
+     * What orders events for this sink: events with equal order keys reach it one call at a time, in
+     * source order, and a later one never overtakes an earlier one that failed; events with different
+     * keys may be in flight at once. The item key by default; a sink that needs one writer per shard
+     * (an archive named by sequence ranges) returns the shard.
+     */
+    default Object orderKey(ChangeEvent<? extends T> event) {
+        return event.key();
     }
 
     /** Releases the sink's resources. The pipeline calls it once, after its last write. */

@@ -106,6 +106,15 @@ public final class MaterializedViewSink<T> implements Sink<T> {
                 .timeToLiveSpecification(t -> t.attributeName(LEDGER_EXPIRES).enabled(true)));
     }
 
+    /**
+     * Thread-safe: a route may keep this many calls in flight; updates of one view item from two calls
+     * conflict at most (TransactionConflict, retried), and the ledger keeps each exact.
+     */
+    @Override
+    public int maxConcurrentCalls() {
+        return 16;
+    }
+
     @Override
     public SinkResult write(SinkBatch<? extends T> batch) {
         List<? extends ChangeEvent<? extends T>> events = batch.events();

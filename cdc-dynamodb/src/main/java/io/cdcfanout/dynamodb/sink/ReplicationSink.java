@@ -144,6 +144,15 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         return new Builder();
     }
 
+    /**
+     * Thread-safe: a route may keep this many calls in flight (each key in one call at a time), since
+     * every write is conditional on the item's own version.
+     */
+    @Override
+    public int maxConcurrentCalls() {
+        return 16;
+    }
+
     /** DynamoDB's item size limit. */
     @Override
     public SinkLimits limits() {
