@@ -669,7 +669,7 @@ final class RouteWorker<T, R> {
                 }
             } else if (gate.isParked(key) || (parkedNow != null && parkedNow.contains(key))) {
                 job.dead.add(new Doomed<>(e, "key parked: an earlier event of this key was dead-lettered on route '"
-                        + name + "'", 0));
+                        + name + "'", 0, true));
             } else {
                 job.pending.add(e);
             }
@@ -833,6 +833,7 @@ final class RouteWorker<T, R> {
     /** The dead letters are stored: park their keys (or halt), then settle them. */
     private void deadLettered(Job job, List<DeadLetter> letters) {
         int forgotten = 0;
+        int followers = 0;
         for (int i = 0; i < job.dead.size(); i++) {
             Doomed<T, R> d = job.dead.get(i);
             DeadLetter letter = letters.get(i);
@@ -840,10 +841,20 @@ final class RouteWorker<T, R> {
                 forgotten++;
             }
             d.entry.deadLettered();
-            LOG.warn("Route '{}' dead-lettered event {} at {} after {} attempt(s)", name,
-                    letter.event().eventId(), letter.event().position(), letter.attempts());
-            LOG.debug("Route '{}' dead-letter reason for event {}: {}", name, letter.event().eventId(), letter.reason());
+            if (d.followsParkedKey) {
+                followers++; // a consequence of an earlier dead letter, counted below
+                LOG.debug("Route '{}' dead-lettered event {} at {}: its key is parked", name,
+                        letter.event().eventId(), letter.event().position());
+            } else {
+                LOG.warn("Route '{}' dead-lettered event {} at {} after {} attempt(s)", name,
+                        letter.event().eventId(), letter.event().position(), letter.attempts());
+                LOG.debug("Route '{}' dead-letter reason for event {}: {}", name, letter.event().eventId(),
+                        letter.reason());
+            }
             listener.onDeadLetter(letter);
+        }
+        if (followers > 0) {
+            LOG.warn("Route '{}' dead-lettered {} later event(s) of parked keys", name, followers);
         }
         if (forgotten > 0) {
             LOG.warn("Route '{}' parks {} keys, its most; it forgot the {} oldest, whose later events flow again",
@@ -928,7 +939,10 @@ final class RouteWorker<T, R> {
         }
     }
 
-    private record Doomed<T, R>(Entry<T, R> entry, String reason, int attempts) {
+    private record Doomed<T, R>(Entry<T, R> entry, String reason, int attempts, boolean followsParkedKey) {
+        Doomed(Entry<T, R> entry, String reason, int attempts) {
+            this(entry, reason, attempts, false);
+        }
     }
 
     /** One batch: events taken from the queue, their retries and their dead letters; one lane. */
