@@ -82,14 +82,14 @@ final class DefaultPipeline<T> implements Pipeline<T> {
         checkOpen();
         BatchTracker<T> tracker = new BatchTracker<>(batch);
         int[] routesPerEvent = new int[batch.size()];
-        List<List<RouteWorker.Entry<T, ?>>> perRoute = new ArrayList<>(workers.size());
+        List<List<RouteEntry<T, ?>>> perRoute = new ArrayList<>(workers.size());
         for (int w = 0; w < workers.size(); w++) {
             perRoute.add(new ArrayList<>());
         }
         for (int i = 0; i < batch.size(); i++) {
             ChangeEvent<T> event = batch.get(i);
             for (int w = 0; w < workers.size(); w++) {
-                RouteWorker.Entry<T, ?> entry = workers.get(w).admit(event, tracker, i, true);
+                RouteEntry<T, ?> entry = workers.get(w).admit(event, tracker, i, true);
                 if (entry != null) {
                     perRoute.get(w).add(entry);
                     routesPerEvent[i]++;
@@ -105,9 +105,9 @@ final class DefaultPipeline<T> implements Pipeline<T> {
     }
 
     @SuppressWarnings("unchecked")
-    private static <T, R> void enqueue(RouteWorker<T, R> worker, List<? extends RouteWorker.Entry<T, ?>> entries) {
+    private static <T, R> void enqueue(RouteWorker<T, R> worker, List<? extends RouteEntry<T, ?>> entries) {
         if (!entries.isEmpty()) {
-            worker.enqueue((List<RouteWorker.Entry<T, R>>) entries);
+            worker.enqueue((List<RouteEntry<T, R>>) entries);
         }
     }
 
@@ -138,11 +138,11 @@ final class DefaultPipeline<T> implements Pipeline<T> {
         }
         BatchTracker<T> tracker = new BatchTracker<>(List.copyOf(events));
         int[] routesPerEvent = new int[events.size()];
-        Map<RouteWorker<T, ?>, List<RouteWorker.Entry<T, ?>>> perRoute = new LinkedHashMap<>();
+        Map<RouteWorker<T, ?>, List<RouteEntry<T, ?>>> perRoute = new LinkedHashMap<>();
         for (int i = 0; i < events.size(); i++) {
             RouteWorker<T, ?> w = targets.get(i);
             w.unpark(events.get(i).key());
-            RouteWorker.Entry<T, ?> entry = w.admit(events.get(i), tracker, i, false);
+            RouteEntry<T, ?> entry = w.admit(events.get(i), tracker, i, false);
             if (entry != null) {
                 perRoute.computeIfAbsent(w, k -> new ArrayList<>()).add(entry);
                 routesPerEvent[i] = 1;

@@ -3,24 +3,15 @@ package io.cdcfanout.api.pipeline;
 import io.cdcfanout.api.CdcException;
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.EventKey;
-import io.cdcfanout.api.sink.DeadLetter;
 import io.cdcfanout.api.sink.DeadLetterSink;
 import io.cdcfanout.api.sink.Sink;
-import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkLimits;
-import io.cdcfanout.api.sink.SinkResult;
-import io.cdcfanout.api.sink.SinkUnavailableException;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.BitSet;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -60,9 +51,6 @@ final class RouteWorker<T, R> {
     private final Route<T, R> route;
     private final Sink<? super R> sink;
     private final SinkLimits limits;
-    private final int callEvents;
-    private final long callBytes;
-    private final long maxAgeMillis;
     private final int lanes;
     private final int maxCalls;
     private final Retry retry;
@@ -70,17 +58,17 @@ final class RouteWorker<T, R> {
     private final ScheduledExecutorService scheduler;
     private final Executor executor;
     private final SafeListener listener;
-    private final DeadLetterWriter deadLetters;
     private final KeyGate gate = new KeyGate();
+    private final Admission<T, R> admission;
+    private final BatchDelivery<T, R> delivery;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition notFull = lock.newCondition();
     // Guarded by lock.
-    private final ArrayDeque<Entry<T, R>> queue = new ArrayDeque<>();
+    private final RouteBuffer<T, R> buffer;
     private final FlushWaiters waiters = new FlushWaiters();
-    private final Set<Job> running = new LinkedHashSet<>();
-    private final ArrayDeque<Job> waitingForCall = new ArrayDeque<>();
-    private long queuedBytes;
+    private final Set<Batch<T, R>> running = new LinkedHashSet<>();
+    private final ArrayDeque<Batch<T, R>> waitingForCall = new ArrayDeque<>();
     private int held;
     private long outstanding;
     private int calls;
@@ -95,11 +83,11 @@ final class RouteWorker<T, R> {
         this.route = route;
         this.sink = route.sink();
         this.limits = sink.limits();
-        this.callEvents = Math.min(route.buffer().maxEvents(), limits.maxBatchEvents());
-        this.callBytes = Math.min(route.buffer().maxBytes(), limits.maxBatchBytes());
-        // Rounded up to whole milliseconds; zero stays zero: "as soon as a call can go".
-        Duration age = route.buffer().maxAge();
-        this.maxAgeMillis = age.plusNanos(999_999).toMillis();
+        this.admission = new Admission<>(route, limits);
+        // Ages are rounded up to whole milliseconds; zero stays zero: "as soon as a call can go".
+        this.buffer = new RouteBuffer<>(Math.min(route.buffer().maxEvents(), limits.maxBatchEvents()),
+                Math.min(route.buffer().maxBytes(), limits.maxBatchBytes()),
+                route.buffer().maxAge().plusNanos(999_999).toMillis());
         this.lanes = route.concurrency();
         this.maxCalls = Math.max(1, Math.min(route.concurrency(), sink.maxConcurrentCalls()));
         this.retry = Retry.of("cdc-route-" + name, retryConfig(route.retry()));
@@ -107,7 +95,8 @@ final class RouteWorker<T, R> {
         this.scheduler = scheduler;
         this.executor = executor;
         this.listener = listener;
-        this.deadLetters = new DeadLetterWriter(name, deadLetters, retry, scheduler, executor, listener);
+        DeadLetterWriter letters = new DeadLetterWriter(name, deadLetters, retry, scheduler, executor, listener);
+        this.delivery = new BatchDelivery<>(this, route, retry, clock, scheduler, executor, listener, gate, letters);
     }
 
     private static RetryConfig retryConfig(RetryPolicy p) {
@@ -126,59 +115,16 @@ final class RouteWorker<T, R> {
         return !(t instanceof CdcException ce) || ce.retryable();
     }
 
-    // ---------------------------------------------------------------- intake (submitting thread)
-
-    /**
-     * The entry for {@code event} on this route, or null when the route does not take it. User code
-     * that throws (filter, transform, size estimate) yields a poison entry, never an exception.
-     */
-    Entry<T, R> admit(ChangeEvent<T> event, BatchTracker<T> tracker, int index, boolean applyFilter) {
-        if (event.defect().isPresent()) {
-            // The filter and transform can't be trusted on a record the source could not map.
-            return poison(tracker, index, event, "the source could not map the record: " + event.defect().get());
-        }
-        if (applyFilter) {
-            try {
-                if (!route.filter().test(event)) {
-                    return null;
-                }
-            } catch (RuntimeException e) {
-                return poison(tracker, index, event, "the route's filter threw " + describe(e));
-            }
-        }
-        ChangeEvent<R> routed;
-        try {
-            routed = route.transform().apply(event);
-        } catch (RuntimeException e) {
-            return poison(tracker, index, event, "the route's transform threw " + describe(e));
-        }
-        if (routed == null) {
-            return null;
-        }
-        long size;
-        try {
-            size = Math.max(0, sink.estimateSize(routed));
-        } catch (RuntimeException e) {
-            return poison(tracker, index, event, "the sink could not size the event: " + describe(e));
-        }
-        if (size > limits.maxEventBytes()) {
-            return poison(tracker, index, event, "event is " + size + " bytes, over the sink's limit of "
-                    + limits.maxEventBytes() + " bytes per event (maxEventBytes)");
-        }
-        Entry<T, R> entry = new Entry<>(tracker, index, event, routed, null, size);
-        entry.redriven = !applyFilter;
-        return entry;
-    }
-
-    private Entry<T, R> poison(BatchTracker<T> tracker, int index, ChangeEvent<T> event, String reason) {
-        return new Entry<>(tracker, index, event, null, reason, 0);
+    /** The entry for {@code event} on this route, or null when the route does not take it. */
+    RouteEntry<T, R> admit(ChangeEvent<T> event, BatchTracker<T> tracker, int index, boolean applyFilter) {
+        return admission.admit(event, tracker, index, applyFilter);
     }
 
     /**
      * Adds entries in order, blocking while the route is at capacity; entries that find no room
      * before the offer timeout, or that arrive while the route is halted or closing, are failed.
      */
-    void enqueue(List<Entry<T, R>> entries) {
+    void enqueue(List<RouteEntry<T, R>> entries) {
         String halted = gate.haltReason();
         if (halted != null) {
             failAll(entries, 0, "route '" + name + "' is halted: " + halted);
@@ -191,7 +137,7 @@ final class RouteWorker<T, R> {
         int i = 0;
         int n = entries.size();
         while (i < n) {
-            List<Job> jobs = null;
+            List<Batch<T, R>> jobs = null;
             String refusal = null;
             int added = 0;
             lock.lock();
@@ -231,16 +177,15 @@ final class RouteWorker<T, R> {
                 if (refusal == null) {
                     long now = clock.millis();
                     while (i < n && held < capacity) {
-                        Entry<T, R> e = entries.get(i++);
+                        RouteEntry<T, R> e = entries.get(i++);
                         e.seq = nextSeq++;
                         e.enqueuedAt = now;
                         e.orderKey = orderKey(e);
-                        queue.addLast(e);
-                        queuedBytes += e.size;
+                        buffer.add(e);
                         held++;
                         outstanding++;
                         added++;
-                        if (queue.size() >= callEvents || queuedBytes >= callBytes) {
+                        if (buffer.callReady()) {
                             break;
                         }
                     }
@@ -252,7 +197,7 @@ final class RouteWorker<T, R> {
             if (added > 0) {
                 listener.onEventsIn(name, added);
             }
-            dispatch(jobs);
+            delivery.dispatch(jobs);
             if (refusal != null) {
                 failAll(entries, i, refusal);
                 return;
@@ -260,7 +205,7 @@ final class RouteWorker<T, R> {
         }
     }
 
-    private Object orderKey(Entry<T, R> e) {
+    private Object orderKey(RouteEntry<T, R> e) {
         if (e.routed == null) {
             return e.original.key();
         }
@@ -272,7 +217,7 @@ final class RouteWorker<T, R> {
         }
     }
 
-    private void failAll(List<Entry<T, R>> entries, int from, String reason) {
+    void failAll(List<RouteEntry<T, R>> entries, int from, String reason) {
         for (int j = from; j < entries.size(); j++) {
             entries.get(j).failed(reason);
         }
@@ -281,9 +226,9 @@ final class RouteWorker<T, R> {
     // ---------------------------------------------------------------- buffer, triggers and lanes
 
     /** Every batch that may start now: a trigger fired, a lane and a call are free, and keys are free. */
-    private List<Job> nextJobsLocked(long now) {
-        List<Job> jobs = null;
-        Job job;
+    private List<Batch<T, R>> nextJobsLocked(long now) {
+        List<Batch<T, R>> jobs = null;
+        Batch<T, R> job;
         while ((job = takeJobLocked(now)) != null) {
             jobs = jobs == null ? new ArrayList<>(2) : jobs;
             jobs.add(job);
@@ -292,75 +237,33 @@ final class RouteWorker<T, R> {
         return jobs;
     }
 
-    /** Why the queue should be sent now, or null. */
-    private FlushCause causeLocked(long now) {
-        Entry<T, R> head = queue.peekFirst();
-        if (closing) {
-            return FlushCause.CLOSE;
-        } else if (gate.haltReason() != null || head.seq <= flushWatermark) {
-            return FlushCause.FLUSH;
-        } else if (queue.size() >= callEvents) {
-            // A full call is ready: maxEvents, or the sink's own limit when that is lower.
-            return FlushCause.COUNT;
-        } else if (queuedBytes >= callBytes) {
-            return FlushCause.BYTES;
-        } else if (now - head.enqueuedAt >= maxAgeMillis) {
-            return FlushCause.AGE;
-        }
-        return null;
-    }
-
     /**
      * Takes the next batch if a trigger has fired, a lane is free and a call can go: events from the
      * head of the queue whose order keys no other batch holds, up to the call's limits.
      */
-    private Job takeJobLocked(long now) {
-        if (queue.isEmpty() || running.size() >= lanes || calls + waitingForCall.size() >= maxCalls) {
+    private Batch<T, R> takeJobLocked(long now) {
+        if (buffer.isEmpty() || running.size() >= lanes || calls + waitingForCall.size() >= maxCalls) {
             return null;
         }
-        FlushCause cause = causeLocked(now);
+        FlushCause cause = buffer.cause(now, closing, gate.haltReason() != null, flushWatermark);
         if (cause == null) {
             return null;
         }
-        Job job = new Job(cause);
-        List<Entry<T, R>> skipped = null;
-        long bytes = 0;
-        while (!queue.isEmpty() && job.entries.size() < callEvents) {
-            Entry<T, R> e = queue.peekFirst();
-            if (!job.entries.isEmpty() && bytes + e.size > callBytes) {
-                break;
-            }
-            queue.pollFirst();
-            if (!gate.hold(e.orderKey, job)) {
-                // Another batch holds this key: the event waits, and so do its key's later ones.
-                skipped = skipped == null ? new ArrayList<>() : skipped;
-                skipped.add(e);
-                continue;
-            }
-            e.holding = true;
-            queuedBytes -= e.size;
-            bytes += e.size;
-            job.entries.add(e);
-        }
-        if (skipped != null) {
-            for (int k = skipped.size() - 1; k >= 0; k--) {
-                queue.addFirst(skipped.get(k));
-            }
-        }
+        Batch<T, R> job = new Batch<>(cause);
+        buffer.fill(job, gate);
         if (job.entries.isEmpty()) {
             return null; // every key at the head is held: a settling batch will look again
         }
-        job.bytes = bytes;
         running.add(job);
         calls++; // the batch's first call
         return job;
     }
 
     private void armTimerLocked(long now) {
-        if (timerArmed || queue.isEmpty() || running.size() >= lanes || calls + waitingForCall.size() >= maxCalls) {
+        if (timerArmed || buffer.isEmpty() || running.size() >= lanes || calls + waitingForCall.size() >= maxCalls) {
             return;
         }
-        long delay = queue.peekFirst().enqueuedAt + maxAgeMillis - now;
+        long delay = buffer.ageDeadline() - now;
         if (delay <= 0) {
             return; // due but blocked on held keys: a settling batch looks again
         }
@@ -384,19 +287,19 @@ final class RouteWorker<T, R> {
 
     /** Starts what may start now. */
     private void kick() {
-        List<Job> jobs;
+        List<Batch<T, R>> jobs;
         lock.lock();
         try {
             jobs = nextJobsLocked(clock.millis());
         } finally {
             lock.unlock();
         }
-        dispatch(jobs);
+        delivery.dispatch(jobs);
     }
 
     /** Sends everything queued now; completes when it has all settled. */
     CompletableFuture<Void> flush(boolean close) {
-        List<Job> jobs;
+        List<Batch<T, R>> jobs;
         CompletableFuture<Void> done;
         lock.lock();
         try {
@@ -411,23 +314,21 @@ final class RouteWorker<T, R> {
         } finally {
             lock.unlock();
         }
-        dispatch(jobs);
+        delivery.dispatch(jobs);
         return done;
     }
 
     /** Fails every unsettled event and halts the route; used when close times out. */
     void abort(String reason) {
         halt(reason);
-        List<Entry<T, R>> pending;
-        List<Job> jobs;
+        List<RouteEntry<T, R>> pending;
+        List<Batch<T, R>> jobs;
         List<CompletableFuture<Void>> ready = new ArrayList<>();
         lock.lock();
         try {
-            pending = new ArrayList<>(queue);
-            queue.clear();
-            queuedBytes = 0;
+            pending = buffer.drain();
             held -= pending.size();
-            for (Entry<T, R> e : pending) {
+            for (RouteEntry<T, R> e : pending) {
                 accountLocked(e, ready);
             }
             jobs = new ArrayList<>(running);
@@ -437,7 +338,7 @@ final class RouteWorker<T, R> {
             lock.unlock();
         }
         failAll(pending, 0, reason);
-        for (Job job : jobs) {
+        for (Batch<T, R> job : jobs) {
             failAll(job.entries, 0, reason);
         }
         FlushWaiters.complete(ready);
@@ -465,7 +366,7 @@ final class RouteWorker<T, R> {
         }
     }
 
-    private void halt(String reason) {
+    void halt(String reason) {
         if (!gate.halt(reason)) {
             return;
         }
@@ -480,7 +381,7 @@ final class RouteWorker<T, R> {
     // ---------------------------------------------------------------- settling and bookkeeping
 
     /** Counts an entry out of its key's hold and the flush waiters, once. */
-    private void accountLocked(Entry<T, R> e, List<CompletableFuture<Void>> ready) {
+    private void accountLocked(RouteEntry<T, R> e, List<CompletableFuture<Void>> ready) {
         if (e.accounted) {
             return;
         }
@@ -494,15 +395,15 @@ final class RouteWorker<T, R> {
     }
 
     /** Entries of a batch settled: frees their keys (so blocked events may go) and wakes waiters. */
-    private void settled(List<Entry<T, R>> entries) {
+    void settled(List<RouteEntry<T, R>> entries) {
         if (entries.isEmpty()) {
             return;
         }
         List<CompletableFuture<Void>> ready = new ArrayList<>();
-        List<Job> jobs;
+        List<Batch<T, R>> jobs;
         lock.lock();
         try {
-            for (Entry<T, R> e : entries) {
+            for (RouteEntry<T, R> e : entries) {
                 accountLocked(e, ready);
             }
             jobs = nextJobsLocked(clock.millis());
@@ -510,14 +411,14 @@ final class RouteWorker<T, R> {
             lock.unlock();
         }
         FlushWaiters.complete(ready);
-        dispatch(jobs);
+        delivery.dispatch(jobs);
     }
 
     /** A batch is over: its lane is free, its events leave the route's capacity. */
-    private void complete(Job job) {
+    void complete(Batch<T, R> job) {
         List<CompletableFuture<Void>> ready = new ArrayList<>();
-        List<Job> resumed;
-        List<Job> jobs;
+        List<Batch<T, R>> resumed;
+        List<Batch<T, R>> jobs;
         lock.lock();
         try {
             if (!running.remove(job)) {
@@ -527,7 +428,7 @@ final class RouteWorker<T, R> {
                 job.holdsCall = false;
                 calls--;
             }
-            for (Entry<T, R> e : job.entries) {
+            for (RouteEntry<T, R> e : job.entries) {
                 accountLocked(e, ready);
             }
             held -= job.entries.size();
@@ -539,17 +440,17 @@ final class RouteWorker<T, R> {
         }
         FlushWaiters.complete(ready);
         if (resumed != null) {
-            for (Job r : resumed) {
-                execute(r, () -> attempt(r));
+            for (Batch<T, R> r : resumed) {
+                delivery.run(r, () -> delivery.attempt(r));
             }
         }
-        dispatch(jobs);
+        delivery.dispatch(jobs);
     }
 
     // ---------------------------------------------------------------- call slots
 
     /** Runs the batch's next attempt as soon as a call slot is free. */
-    private void callWhenFree(Job job) {
+    void callWhenFree(Batch<T, R> job) {
         boolean now;
         lock.lock();
         try {
@@ -564,14 +465,14 @@ final class RouteWorker<T, R> {
             lock.unlock();
         }
         if (now) {
-            execute(job, () -> attempt(job));
+            delivery.run(job, () -> delivery.attempt(job));
         }
     }
 
     /** A call returned: gives its slot to a waiting retry, or lets a new batch start. */
-    private void callDone(Job job) {
-        List<Job> resumed;
-        List<Job> jobs;
+    void callDone(Batch<T, R> job) {
+        List<Batch<T, R>> resumed;
+        List<Batch<T, R>> jobs;
         lock.lock();
         try {
             if (job.holdsCall) {
@@ -584,287 +485,24 @@ final class RouteWorker<T, R> {
             lock.unlock();
         }
         if (resumed != null) {
-            for (Job r : resumed) {
-                execute(r, () -> attempt(r));
+            for (Batch<T, R> r : resumed) {
+                delivery.run(r, () -> delivery.attempt(r));
             }
         }
-        dispatch(jobs);
+        delivery.dispatch(jobs);
     }
 
     /** Waiting retries that get a call slot now; marked as holding it. */
-    private List<Job> nextCallsLocked() {
-        List<Job> out = null;
+    private List<Batch<T, R>> nextCallsLocked() {
+        List<Batch<T, R>> out = null;
         while (!waitingForCall.isEmpty() && calls < maxCalls) {
-            Job j = waitingForCall.pollFirst();
+            Batch<T, R> j = waitingForCall.pollFirst();
             calls++;
             j.holdsCall = true;
             out = out == null ? new ArrayList<>(1) : out;
             out.add(j);
         }
         return out;
-    }
-
-    // ---------------------------------------------------------------- delivery (executor threads)
-
-    private void dispatch(List<Job> jobs) {
-        if (jobs == null) {
-            return;
-        }
-        for (Job job : jobs) {
-            listener.onFlush(name, job.cause, job.entries.size(), job.bytes);
-            execute(job, () -> start(job));
-        }
-    }
-
-    private void execute(Job job, Runnable step) {
-        try {
-            executor.execute(() -> guarded(job, step));
-        } catch (RejectedExecutionException e) {
-            failJob(job, "the pipeline's executor rejected route '" + name + "' (" + describe(e) + ")");
-        }
-    }
-
-    private void later(Job job, long delayMillis, Runnable step) {
-        try {
-            scheduler.schedule(() -> execute(job, step), delayMillis, TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException e) {
-            failJob(job, "the pipeline's scheduler rejected a retry on route '" + name + "' (" + describe(e) + ")");
-        }
-    }
-
-    private void guarded(Job job, Runnable step) {
-        try {
-            step.run();
-        } catch (RuntimeException | Error e) {
-            LOG.error("Route '{}': unexpected {} while delivering; the batch's events are failed", name,
-                    e.getClass().getName());
-            LOG.debug("Route '{}': unexpected failure while delivering", name, e);
-            failJob(job, "internal error on route '" + name + "': " + describe(e));
-        }
-    }
-
-    private void failJob(Job job, String reason) {
-        failAll(job.entries, 0, reason);
-        complete(job);
-    }
-
-    /** Sorts the batch: halted, poison and parked events go their way, the rest to the sink. */
-    private void start(Job job) {
-        Set<EventKey> parkedNow = null;
-        String haltedBy = gate.haltReason();
-        List<Entry<T, R>> failedNow = null;
-        for (Entry<T, R> e : job.entries) {
-            EventKey key = e.key();
-            if (haltedBy != null) {
-                e.failed("route '" + name + "' is halted: " + haltedBy);
-                failedNow = failedNow == null ? new ArrayList<>() : failedNow;
-                failedNow.add(e);
-            } else if (e.poison != null) {
-                job.dead.add(new Doomed<>(e, e.poison, 0));
-                if (route.onPoison() == PoisonPolicy.HALT_ROUTE) {
-                    haltedBy = "event " + e.original.eventId() + " could not be delivered: " + e.poison;
-                } else {
-                    parkedNow = parkedNow == null ? new HashSet<>() : parkedNow;
-                    parkedNow.add(key);
-                }
-            } else if (gate.isParked(key) || (parkedNow != null && parkedNow.contains(key))) {
-                job.dead.add(new Doomed<>(e, "key parked: an earlier event of this key was dead-lettered on route '"
-                        + name + "'", 0, true));
-            } else {
-                job.pending.add(e);
-            }
-        }
-        if (haltedBy != null && gate.haltReason() == null) {
-            halt(haltedBy);
-        }
-        if (failedNow != null) {
-            settled(failedNow);
-        }
-        job.context = retry.asyncContext();
-        if (job.pending.isEmpty()) {
-            callDone(job); // the call slot taken with the batch is not needed
-            finishDelivery(job);
-            return;
-        }
-        attempt(job);
-    }
-
-    /** One call to the sink, holding a call slot; then the outcomes, a retry, or the dead letters. */
-    private void attempt(Job job) {
-        job.attempt++;
-        List<ChangeEvent<R>> events = new ArrayList<>(job.pending.size());
-        BitSet redriven = new BitSet();
-        for (Entry<T, R> e : job.pending) {
-            if (e.redriven) {
-                redriven.set(events.size());
-            }
-            events.add(e.routed);
-        }
-        SinkResult result;
-        try {
-            result = sink.write(SinkBatch.of(name, job.attempt, events, redriven));
-            if (result == null || result.size() != events.size()) {
-                throw new CdcException("the sink returned " + (result == null ? "no result" : result.size()
-                        + " outcomes") + " for " + events.size() + " events", false);
-            }
-        } catch (SinkUnavailableException e) {
-            callDone(job);
-            // No event can succeed: halt instead of dead-lettering everything or retrying forever.
-            halt("the sink is unavailable: " + e.getMessage());
-            failAll(job.pending, 0, "route '" + name + "' is halted: the sink is unavailable: " + e.getMessage());
-            job.pending = List.of();
-            finishDelivery(job);
-            return;
-        } catch (RuntimeException e) {
-            callDone(job);
-            retryOrGiveUp(job, describe(e), e);
-            return;
-        }
-        if (!result.counters().isEmpty()) {
-            listener.onSinkCounters(name, result.counters());
-        }
-        List<Entry<T, R>> again = new ArrayList<>();
-        List<Entry<T, R>> deliveredNow = new ArrayList<>();
-        Set<EventKey> failedKeys = null;
-        boolean fatal = false;
-        String firstReason = null;
-        long oldest = Long.MAX_VALUE;
-        for (int i = 0; i < events.size(); i++) {
-            Entry<T, R> e = job.pending.get(i);
-            SinkResult.Status status = result.status(i);
-            if (status == SinkResult.Status.DELIVERED) {
-                if (failedKeys != null && failedKeys.contains(e.key())) {
-                    // An earlier event of this key failed in the same call: send this one again after
-                    // it, so the key's last write stays last.
-                    again.add(e);
-                    continue;
-                }
-                if (e.routed.creationTime().isPresent()) {
-                    oldest = Math.min(oldest, e.routed.creationTime().get().toEpochMilli());
-                }
-                e.delivered();
-                deliveredNow.add(e);
-            } else {
-                String reason = result.reason(i);
-                if (status == SinkResult.Status.FAILED_FATAL) {
-                    fatal = true;
-                    job.dead.add(new Doomed<>(e, reason, job.attempt));
-                } else {
-                    e.lastReason = reason;
-                    firstReason = firstReason == null ? reason : firstReason;
-                    failedKeys = failedKeys == null ? new HashSet<>() : failedKeys;
-                    failedKeys.add(e.key());
-                    again.add(e);
-                }
-            }
-        }
-        if (!deliveredNow.isEmpty()) {
-            listener.onDelivered(name, deliveredNow.size(), Duration.ofMillis(oldest == Long.MAX_VALUE ? 0
-                    : Math.max(0, clock.millis() - oldest)));
-        }
-        job.pending = again;
-        settled(deliveredNow); // their keys are free for other batches now
-        callDone(job);
-        if (again.isEmpty()) {
-            job.context.onComplete();
-            finishDelivery(job);
-        } else if (fatal && route.onPoison() == PoisonPolicy.HALT_ROUTE) {
-            String reason = "route '" + name + "' halts after a fatal failure in the same call";
-            failAll(again, 0, reason);
-            job.pending = List.of();
-            finishDelivery(job);
-        } else {
-            String reason = again.size() + " of " + events.size() + " events failed"
-                    + (firstReason == null ? "" : ", first: " + firstReason);
-            retryOrGiveUp(job, reason, null);
-        }
-    }
-
-    private void retryOrGiveUp(Job job, String reason, RuntimeException error) {
-        Throwable signal = error != null ? error : new CdcException(reason, true);
-        long delay = job.context.onError(signal);
-        if (delay >= 0) {
-            // The batch keeps its keys (its lane) through the backoff, but not a call slot.
-            listener.onRetry(name, job.attempt + 1, job.pending.size(), Duration.ofMillis(delay), reason);
-            later(job, delay, () -> callWhenFree(job));
-            return;
-        }
-        boolean retryable = isRetryable(signal);
-        for (Entry<T, R> e : job.pending) {
-            String why = e.lastReason != null && error == null ? e.lastReason : reason;
-            job.dead.add(new Doomed<>(e, retryable ? "gave up after " + job.attempt + " attempts: " + why : why,
-                    job.attempt));
-        }
-        job.pending = List.of();
-        finishDelivery(job);
-    }
-
-    private void finishDelivery(Job job) {
-        if (job.dead.isEmpty()) {
-            complete(job);
-            return;
-        }
-        if (!deadLetters.configured()) {
-            Doomed<T, R> first = job.dead.get(0);
-            String reason = "no dead-letter sink is configured, so route '" + name + "' cannot set aside event "
-                    + first.entry.original.eventId() + " (" + first.reason + ")";
-            halt(reason);
-            for (Doomed<T, R> d : job.dead) {
-                d.entry.failed("not delivered on route '" + name + "': " + d.reason
-                        + " (no dead-letter sink is configured)");
-            }
-            complete(job);
-            return;
-        }
-        List<DeadLetter> letters = new ArrayList<>(job.dead.size());
-        java.time.Instant now = clock.instant();
-        for (Doomed<T, R> d : job.dead) {
-            letters.add(new DeadLetter(name, d.entry.original, d.reason, d.attempts, now));
-        }
-        deadLetters.write(letters, () -> deadLettered(job, letters), reason -> {
-            halt(reason);
-            for (Doomed<T, R> d : job.dead) {
-                d.entry.failed("not delivered on route '" + name + "': " + d.reason + "; and " + reason);
-            }
-            complete(job);
-        });
-    }
-
-    /** The dead letters are stored: park their keys (or halt), then settle them. */
-    private void deadLettered(Job job, List<DeadLetter> letters) {
-        int forgotten = 0;
-        int followers = 0;
-        for (int i = 0; i < job.dead.size(); i++) {
-            Doomed<T, R> d = job.dead.get(i);
-            DeadLetter letter = letters.get(i);
-            if (route.onPoison() == PoisonPolicy.PARK_KEY && gate.park(d.entry.key())) {
-                forgotten++;
-            }
-            d.entry.deadLettered();
-            if (d.followsParkedKey) {
-                followers++; // a consequence of an earlier dead letter, counted below
-                LOG.debug("Route '{}' dead-lettered event {} at {}: its key is parked", name,
-                        letter.event().eventId(), letter.event().position());
-            } else {
-                LOG.warn("Route '{}' dead-lettered event {} at {} after {} attempt(s)", name,
-                        letter.event().eventId(), letter.event().position(), letter.attempts());
-                LOG.debug("Route '{}' dead-letter reason for event {}: {}", name, letter.event().eventId(),
-                        letter.reason());
-            }
-            listener.onDeadLetter(letter);
-        }
-        if (followers > 0) {
-            LOG.warn("Route '{}' dead-lettered {} later event(s) of parked keys", name, followers);
-        }
-        if (forgotten > 0) {
-            LOG.warn("Route '{}' parks {} keys, its most; it forgot the {} oldest, whose later events flow again",
-                    name, Route.MAX_PARKED_KEYS, forgotten);
-        }
-        if (route.onPoison() == PoisonPolicy.HALT_ROUTE) {
-            Doomed<T, R> first = job.dead.get(0);
-            halt("event " + first.entry.original.eventId() + " was dead-lettered: " + first.reason);
-        }
-        complete(job);
     }
 
     static String describe(Throwable e) {
@@ -874,90 +512,4 @@ final class RouteWorker<T, R> {
 
     // ---------------------------------------------------------------- state holders
 
-    /** One event on this route; settles its tracker slot exactly once. */
-    static final class Entry<T, R> {
-        private static final VarHandle SETTLED;
-
-        static {
-            try {
-                SETTLED = MethodHandles.lookup().findVarHandle(Entry.class, "settled", int.class);
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
-        final BatchTracker<T> tracker;
-        final int index;
-        final ChangeEvent<T> original;
-        final ChangeEvent<R> routed;
-        final String poison;
-        final long size;
-        long seq;
-        long enqueuedAt;
-        Object orderKey;
-        boolean holding; // guarded by the route's lock: holds its order key in the gate
-        boolean accounted; // guarded by the route's lock: counted out of the gate and the flush waiters
-        String lastReason;
-        boolean redriven;
-        @SuppressWarnings("unused")
-        private volatile int settled;
-
-        Entry(BatchTracker<T> tracker, int index, ChangeEvent<T> original, ChangeEvent<R> routed, String poison,
-                long size) {
-            this.tracker = tracker;
-            this.index = index;
-            this.original = original;
-            this.routed = routed;
-            this.poison = poison;
-            this.size = size;
-        }
-
-        EventKey key() {
-            return routed != null ? routed.key() : original.key();
-        }
-
-        private boolean claim() {
-            return SETTLED.compareAndSet(this, 0, 1);
-        }
-
-        void delivered() {
-            if (claim()) {
-                tracker.delivered(index);
-            }
-        }
-
-        void deadLettered() {
-            if (claim()) {
-                tracker.deadLettered(index);
-            }
-        }
-
-        void failed(String reason) {
-            if (claim()) {
-                tracker.failed(index, reason);
-            }
-        }
-    }
-
-    private record Doomed<T, R>(Entry<T, R> entry, String reason, int attempts, boolean followsParkedKey) {
-        Doomed(Entry<T, R> entry, String reason, int attempts) {
-            this(entry, reason, attempts, false);
-        }
-    }
-
-    /** One batch: events taken from the queue, their retries and their dead letters; one lane. */
-    private final class Job {
-        final List<Entry<T, R>> entries = new ArrayList<>();
-        final FlushCause cause;
-        long bytes;
-        List<Entry<T, R>> pending = new ArrayList<>();
-        final List<Doomed<T, R>> dead = new ArrayList<>();
-        Retry.AsyncContext<Object> context;
-        int attempt;
-        boolean holdsCall = true;
-
-        Job(FlushCause cause) {
-            this.cause = cause;
-        }
-    }
 }

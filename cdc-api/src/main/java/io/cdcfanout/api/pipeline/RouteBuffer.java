@@ -1,0 +1,102 @@
+package io.cdcfanout.api.pipeline;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A route's queue of events waiting for a batch, and its triggers: a full call (count or bytes, the
+ * sink's limits included), the oldest event's age, a flush or close. {@link #fill} takes events from the
+ * head into a batch, skipping events whose order key another batch holds in the {@link KeyGate}; they
+ * keep their place. Guarded by the route's lock.
+ */
+final class RouteBuffer<T, R> {
+    private final int callEvents;
+    private final long callBytes;
+    private final long maxAgeMillis;
+    private final ArrayDeque<RouteEntry<T, R>> queue = new ArrayDeque<>();
+    private long bytes;
+
+    RouteBuffer(int callEvents, long callBytes, long maxAgeMillis) {
+        this.callEvents = callEvents;
+        this.callBytes = callBytes;
+        this.maxAgeMillis = maxAgeMillis;
+    }
+
+    void add(RouteEntry<T, R> e) {
+        queue.addLast(e);
+        bytes += e.size;
+    }
+
+    boolean isEmpty() {
+        return queue.isEmpty();
+    }
+
+    /** Whether a full call is waiting: stop adding, and send. */
+    boolean callReady() {
+        return queue.size() >= callEvents || bytes >= callBytes;
+    }
+
+    /** Why the queue should be sent now, or null; {@code flushUpTo} is the sequence a flush covers. */
+    FlushCause cause(long now, boolean closing, boolean halted, long flushUpTo) {
+        RouteEntry<T, R> head = queue.peekFirst();
+        if (closing) {
+            return FlushCause.CLOSE;
+        } else if (halted || head.seq <= flushUpTo) {
+            return FlushCause.FLUSH;
+        } else if (queue.size() >= callEvents) {
+            // A full call is ready: maxEvents, or the sink's own limit when that is lower.
+            return FlushCause.COUNT;
+        } else if (bytes >= callBytes) {
+            return FlushCause.BYTES;
+        } else if (now - head.enqueuedAt >= maxAgeMillis) {
+            return FlushCause.AGE;
+        }
+        return null;
+    }
+
+    /** When the oldest event's age trigger fires, in clock milliseconds. */
+    long ageDeadline() {
+        return queue.peekFirst().enqueuedAt + maxAgeMillis;
+    }
+
+    /**
+     * Moves events from the head into {@code batch}, up to the call's limits, holding their order keys;
+     * events whose key another batch holds stay, in order.
+     */
+    void fill(Batch<T, R> batch, KeyGate gate) {
+        List<RouteEntry<T, R>> skipped = null;
+        long taken = 0;
+        while (!queue.isEmpty() && batch.entries.size() < callEvents) {
+            RouteEntry<T, R> e = queue.peekFirst();
+            if (!batch.entries.isEmpty() && taken + e.size > callBytes) {
+                break;
+            }
+            queue.pollFirst();
+            if (!gate.hold(e.orderKey, batch)) {
+                // Another batch holds this key: the event waits, and so do its key's later ones.
+                skipped = skipped == null ? new ArrayList<>() : skipped;
+                skipped.add(e);
+                continue;
+            }
+            e.holding = true;
+            bytes -= e.size;
+            taken += e.size;
+            batch.entries.add(e);
+        }
+        if (skipped != null) {
+            for (int k = skipped.size() - 1; k >= 0; k--) {
+                queue.addFirst(skipped.get(k));
+            }
+        }
+        batch.bytes = taken;
+    }
+
+    /** Empties the queue, returning what it held (on abort). */
+    List<RouteEntry<T, R>> drain() {
+        List<RouteEntry<T, R>> all = new ArrayList<>(queue);
+        queue.clear();
+        bytes = 0;
+        return all;
+    }
+}
