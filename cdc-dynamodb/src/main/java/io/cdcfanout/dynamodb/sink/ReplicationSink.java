@@ -87,6 +87,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     public static final int VERSION_DIGITS = 40;
     /** Default TTL attribute of tombstones, epoch seconds. */
     public static final String DEFAULT_TTL_ATTRIBUTE = "cdc_expires";
+    /** Default for {@link Builder#parallelWrites}: conditional writes of one call at once. */
+    public static final int DEFAULT_PARALLEL_WRITES = 16;
     /** Default time a tombstone is kept, in hours: the stream's 24 hours of replay, twice. */
     public static final long DEFAULT_TOMBSTONE_RETENTION_HOURS = 48;
 
@@ -106,6 +108,8 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private final String ttlAttribute;
     private final Duration tombstoneRetention;
     private final Clock clock;
+    private final int parallelWrites;
+    private volatile java.util.concurrent.ExecutorService writers;
 
     /** How the sink writes. */
     public enum WriteMode {
@@ -137,6 +141,36 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         this.ttlAttribute = b.ttlAttribute;
         this.tombstoneRetention = b.tombstoneRetention;
         this.clock = b.clock;
+        this.parallelWrites = b.parallelWrites;
+    }
+
+    /** The threads of the parallel conditional writes, started on first use (daemons). */
+    private java.util.concurrent.ExecutorService writers() {
+        java.util.concurrent.ExecutorService w = writers;
+        if (w == null) {
+            synchronized (this) {
+                w = writers;
+                if (w == null) {
+                    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+                    w = java.util.concurrent.Executors.newFixedThreadPool(parallelWrites, r -> {
+                        Thread t = new Thread(r, "cdc-replication-" + table + "-" + n.incrementAndGet());
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    writers = w;
+                }
+            }
+        }
+        return w;
+    }
+
+    /** Stops the parallel writers' threads; the clients are the caller's. */
+    @Override
+    public void close() {
+        java.util.concurrent.ExecutorService w = writers;
+        if (w != null) {
+            w.shutdown();
+        }
     }
 
     /** A builder; client, table and origin are required. */
@@ -184,20 +218,37 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         Counts counts = new Counts();
         if (mode == WriteMode.BATCHED) {
             writeBatched(events, todo, result, counts);
-        } else {
+        } else if (todo.size() == 1 || parallelWrites == 1) {
             for (int i : todo) {
                 writeConditional(events.get(i), i, result, counts);
             }
+        } else {
+            // The keys in todo are distinct (a key's events collapsed to its last), so their conditional
+            // writes may go at once: a call costs a few round trips, not one per item.
+            List<java.util.concurrent.CompletableFuture<Void>> writes = new ArrayList<>(todo.size());
+            for (int i : todo) {
+                writes.add(java.util.concurrent.CompletableFuture.runAsync(
+                        () -> writeConditional(events.get(i), i, result, counts), writers()));
+            }
+            try {
+                java.util.concurrent.CompletableFuture.allOf(writes.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                        .join();
+            } catch (java.util.concurrent.CompletionException ex) {
+                if (ex.getCause() instanceof RuntimeException re) {
+                    throw re; // a missing table or denied access halts the route, as in a serial call
+                }
+                throw ex;
+            }
         }
-        return result.count("dynamodb.writes", counts.writes).count("dynamodb.stale", counts.stale)
-                .count("dynamodb.requests", counts.requests).build();
+        return result.count("dynamodb.writes", counts.writes.get()).count("dynamodb.stale", counts.stale.get())
+                .count("dynamodb.requests", counts.requests.get()).build();
     }
 
-    /** What one call did, for the listener. */
+    /** What one call did, for the listener; updated by the parallel writes. */
     private static final class Counts {
-        long writes;
-        long stale;
-        long requests;
+        final java.util.concurrent.atomic.AtomicLong writes = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong stale = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     }
 
     private void writeConditional(ChangeEvent<? extends Map<String, AttributeValue>> e, int i,
@@ -208,7 +259,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         }
         String version = version(e);
         try {
-            counts.requests++;
+            counts.requests.incrementAndGet();
             if (e.operation() == Operation.REMOVE && !plainDeletes) {
                 Map<String, AttributeValue> tombstone = tombstoneOf(e);
                 client.putItem(r -> r.tableName(table).item(tombstone)
@@ -227,11 +278,18 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
                         .expressionAttributeNames(Map.of("#v", VERSION_ATTRIBUTE))
                         .expressionAttributeValues(Map.of(":v", s(version))));
             }
-            counts.writes++;
+            counts.writes.incrementAndGet();
         } catch (ConditionalCheckFailedException stored) {
-            counts.stale++; // the target already holds this version or a newer one
+            counts.stale.incrementAndGet(); // the target already holds this version or a newer one
         } catch (SdkException ex) {
-            result.fail(i, classify(ex), retryable(ex));
+            fail(result, i, classify(ex), retryable(ex));
+        }
+    }
+
+    /** Records a failure; the parallel writes share the result. */
+    private static void fail(SinkResult.Builder result, int i, String reason, boolean retryable) {
+        synchronized (result) {
+            result.fail(i, reason, retryable);
         }
     }
 
@@ -247,14 +305,14 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         boolean rawDelete = e.operation() == Operation.REMOVE;
         Map<String, AttributeValue> image = rawDelete ? e.before().orElse(null) : e.after().orElse(null);
         if (image == null) {
-            result.fail(i, "two-way replication needs NEW_AND_OLD_IMAGES: event " + e.eventId() + " has no "
+            fail(result, i, "two-way replication needs NEW_AND_OLD_IMAGES: event " + e.eventId() + " has no "
                     + (rawDelete ? "old" : "new") + " image", false);
             return;
         }
         String[] problem = new String[1];
         java.math.BigDecimal order = LwwClock.order(image.get(orderAttribute), orderAttribute, problem);
         if (order == null) {
-            result.fail(i, problem[0] + "; event " + e.eventId(), false);
+            fail(result, i, problem[0] + "; event " + e.eventId(), false);
             return;
         }
         AttributeValue orderValue = AttributeValue.builder().n(order.toPlainString()).build();
@@ -299,7 +357,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private boolean put(DynamoDbClient to, String toTable, Map<String, AttributeValue> item, String condition,
             AttributeValue order, String clock, int i, ChangeEvent<?> e, SinkResult.Builder result, Counts counts) {
         try {
-            counts.requests++;
+            counts.requests.incrementAndGet();
             Map<String, String> names = new HashMap<>(Map.of("#o", orderAttribute, "#ro", REPLICATED_ORDER_ATTRIBUTE,
                     "#clk", CLOCK_ATTRIBUTE));
             if (condition.contains("#del")) {
@@ -308,13 +366,13 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             to.putItem(r -> r.tableName(toTable).item(item).conditionExpression(condition)
                     .expressionAttributeNames(names)
                     .expressionAttributeValues(Map.of(":o", order, ":clk", s(clock))));
-            counts.writes++;
+            counts.writes.incrementAndGet();
             return true;
         } catch (ConditionalCheckFailedException newer) {
-            counts.stale++; // the table holds a write that wins
+            counts.stale.incrementAndGet(); // the table holds a write that wins
             return true;
         } catch (SdkException ex) {
-            result.fail(i, (toTable.equals(table) && to == client ? "" : "writing the tombstone of event "
+            fail(result, i, (toTable.equals(table) && to == client ? "" : "writing the tombstone of event "
                     + e.eventId() + " into source table '" + toTable + "': ") + classify(ex), retryable(ex));
             return false;
         }
@@ -375,7 +433,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         for (int from = 0; from < keys.size(); from += 100) {
             List<Map<String, AttributeValue>> chunk = keys.subList(from, Math.min(keys.size(), from + 100));
             try {
-                counts.requests++;
+                counts.requests.incrementAndGet();
                 BatchGetItemResponse got = client.batchGetItem(r -> r.requestItems(Map.of(table,
                         KeysAndAttributes.builder().keys(chunk).consistentRead(true).build())));
                 for (Map<String, AttributeValue> item : got.responses().getOrDefault(table, List.of())) {
@@ -405,7 +463,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             ChangeEvent<? extends Map<String, AttributeValue>> e = events.get(k.getValue());
             String have = stored.get(k.getKey());
             if (have != null && have.compareTo(version(e)) >= 0) {
-                counts.stale++;
+                counts.stale.incrementAndGet();
                 continue;
             }
             writes.add(e.operation() != Operation.REMOVE
@@ -418,7 +476,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
             int to = Math.min(writes.size(), from + 25);
             List<WriteRequest> chunk = writes.subList(from, to);
             try {
-                counts.requests++;
+                counts.requests.incrementAndGet();
                 BatchWriteItemResponse done = client.batchWriteItem(r -> r.requestItems(Map.of(table, chunk)));
                 List<WriteRequest> left = done.unprocessedItems().getOrDefault(table, List.of());
                 Set<WriteRequest> unprocessed = new HashSet<>(left);
@@ -426,7 +484,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
                     if (unprocessed.contains(writes.get(j))) {
                         result.fail(indexes.get(j), "BatchWriteItem left the item unprocessed (throughput)", true);
                     } else {
-                        counts.writes++;
+                        counts.writes.incrementAndGet();
                     }
                 }
             } catch (SdkException ex) {
@@ -526,8 +584,22 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         private String ttlAttribute = DEFAULT_TTL_ATTRIBUTE;
         private Duration tombstoneRetention = Duration.ofHours(DEFAULT_TOMBSTONE_RETENTION_HOURS);
         private Clock clock = Clock.systemUTC();
+        private int parallelWrites = DEFAULT_PARALLEL_WRITES;
 
         private Builder() {
+        }
+
+        /**
+         * How many of a call's conditional writes go at once (distinct keys; each key stays in order);
+         * 1 writes them one after another. {@value ReplicationSink#DEFAULT_PARALLEL_WRITES} by default.
+         */
+        public Builder parallelWrites(int parallelWrites) {
+            if (parallelWrites < 1 || parallelWrites > 256) {
+                throw new IllegalArgumentException("parallelWrites must be between 1 and 256 (was " + parallelWrites
+                        + ")");
+            }
+            this.parallelWrites = parallelWrites;
+            return this;
         }
 
         /**
