@@ -123,7 +123,7 @@ public final class Route<T, R> {
         private Predicate<? super ChangeEvent<T>> filter;
         private Function<? super ChangeEvent<T>, ? extends ChangeEvent<R>> transform;
         private Sink<? super R> sink;
-        private BufferPolicy buffer = BufferPolicy.defaults();
+        private BufferPolicy buffer;
         private RetryPolicy retry = RetryPolicy.defaults();
         private PoisonPolicy onPoison = PoisonPolicy.PARK_KEY;
         private int concurrency = DEFAULT_CONCURRENCY;
@@ -195,7 +195,7 @@ public final class Route<T, R> {
             return this;
         }
 
-        /** Defaults to {@link BufferPolicy#defaults()}. */
+        /** Defaults to the sink's {@link Sink#defaultBuffer()}, else {@link BufferPolicy#defaults()}. */
         public Builder<T, R> buffer(BufferPolicy buffer) {
             this.buffer = Objects.requireNonNull(buffer, "buffer must not be null");
             return this;
@@ -231,6 +231,13 @@ public final class Route<T, R> {
         public Route<T, R> build() {
             if (sink == null) {
                 throw new IllegalStateException("route '" + name + "' needs a sink: call sink(...) before build()");
+            }
+            if (buffer == null) {
+                BufferPolicy natural = sink.defaultBuffer();
+                buffer = natural != null ? natural : BufferPolicy.defaults();
+                Route<T, R> route = new Route<>(this);
+                buffer = null; // the builder stays reusable with another sink
+                return route;
             }
             return new Route<>(this);
         }

@@ -59,6 +59,14 @@ public interface Sink<T> extends AutoCloseable {
         return event.key();
     }
 
+    /**
+     * The buffer a route uses for this sink when the route sets none: the sink's natural batch (large
+     * for an archive, immediate for a table). Null, the default, means {@code BufferPolicy.defaults()}.
+     */
+    default io.cdcfanout.api.pipeline.BufferPolicy defaultBuffer() {
+        return null;
+    }
+
     /** Releases the sink's resources. The pipeline calls it once, after its last write. */
     @Override
     default void close() {

@@ -36,27 +36,33 @@ import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledExcepti
  * Keeps a materialized view: a user function maps each event to {@link ViewUpdate}s (counters with
  * ADD, latest values with SET, removals), applied with UpdateItem.
  *
- * <p><b>Exactly once under replays, on every source.</b> What stays true on the poller, on KCL and on
- * Lambda (which names no shard, and runs batches of one shard at once with a ParallelizationFactor) is
- * the order of one source item's changes: their sequence numbers rise across the item's whole shard
- * lineage. So the sink decides "applied already?" per pair of view item and source item, never per
- * shard: an <em>applied ledger</em> table holds, for each pair, the sequence number of the last change
- * applied. Each update is one TransactWriteItems of the view item's UpdateItem and the ledger entry's
- * conditional Put ({@code seq < this change's}), so both happen or neither does. A change applied
- * before (a replay, a retry, a Lambda retry of a batch) fails the condition and changes nothing. Within
- * one call, an update that fails makes every later update of the same view item fail too, so they are
- * retried together, in order.
+ * <p><b>Exactly once under replays, on every source.</b> What a sink may rely on differs by source:
+ * <ul>
+ *   <li><em>A named shard</em> (the poller, KCL): one reader per shard, and this sink orders its lane by
+ *       shard ({@link #orderKey}), so a view item's changes from one shard arrive once each, in order. Each
+ *       view item keeps, per shard, the last applied sequence number ({@value #PROGRESS_PREFIX}{@code <shard>},
+ *       padded to 40 digits), and the update and the check are one conditional UpdateItem.</li>
+ *   <li><em>No shard</em> (Lambda, which also runs batches of one shard at once): what stays true is the
+ *       order of one source item's changes. An <em>applied ledger</em> table holds, for each pair of view
+ *       item and source item, the last change applied, written with the update in one TransactWriteItems
+ *       ({@link Builder#ledgerTable}; without it, such events are refused with that reason).</li>
+ * </ul>
+ * A change applied before (a replay, a retry) fails the condition and changes nothing.
  *
- * <p><b>Cost.</b> The same number of requests as one UpdateItem per update; in capacity, a transaction
- * of two writes bills each twice, so an update costs about 4 write units instead of 1 for small items,
- * and the ledger holds one small item (about 100 bytes) per pair, which expires
- * {@link Builder#ledgerRetention} after its last change through the ledger table's TTL (enable it on
- * {@value #LEDGER_EXPIRES}). Create the ledger with {@link #createLedgerTable}.
+ * <p><b>Combined and concurrent.</b> Within a call, a view item's updates in the simple form (top-level
+ * {@code SET a = :v}, {@code ADD a :n}, {@code REMOVE a}) combine into one request: ADDs summed, the
+ * last SET or REMOVE of an attribute winning, the progress (or the ledger entries, 99 source items per
+ * transaction) moved over all of them. If part of it was applied before, the rest is applied one by one,
+ * exactly. Other updates go one by one, in order; after a failure the view item's later updates fail
+ * too. Different view items are updated at once.
+ *
+ * <p><b>Cost.</b> A named shard: one UpdateItem per view item per call (naive: one per event). No shard:
+ * one TransactWriteItems per view item per call and 99 source items; a transaction bills each write
+ * twice, and the ledger holds one small item (about 100 bytes) per pair, expiring
+ * {@link Builder#ledgerRetention} after its last change through TTL on {@value #LEDGER_EXPIRES}.
  *
  * <p>Limits: at most one update per view item per event; a dead-lettered event that is redriven after
- * a later change of its source item reached the same view item is a no-op there (within the retention;
- * after it, it is applied). Keep the retention above the longest replay you may need: 24 hours of
- * stream, plus the time to notice.
+ * a later change reached the same view item is a no-op there.
  *
  * @param <T> the image type of the events
  */
@@ -76,6 +82,18 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     private final Duration retention;
     private final Clock clock;
     private final Function<? super ChangeEvent<? extends T>, List<ViewUpdate>> updates;
+    private volatile java.util.concurrent.ExecutorService writers;
+
+    /** The prefix of the per-shard progress attributes that view items carry for events of named shards. */
+    public static final String PROGRESS_PREFIX = "cdc_seq_";
+    private static final java.util.regex.Pattern SET = java.util.regex.Pattern.compile("(?i)\\bSET\\s+");
+
+    /** Ledger entries in one combined transaction, beside the view item's update (DynamoDB allows 100 items). */
+    static final int MAX_SOURCES_PER_TRANSACTION = 99;
+    /** Events in one call by default ({@link #defaultBuffer()}). */
+    public static final int DEFAULT_MAX_EVENTS = 5_000;
+    /** View items updated at once within a call. */
+    static final int PARALLEL_GROUPS = 64;
 
     private MaterializedViewSink(Builder<T> b) {
         this.client = b.client;
@@ -86,7 +104,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         this.updates = b.updates;
     }
 
-    /** A builder; client, table, ledgerTable and updates are required. */
+    /** A builder; client, table and updates are required; ledgerTable for sources that name no shard (Lambda). */
     public static <T> Builder<T> builder() {
         return new Builder<>();
     }
@@ -115,13 +133,51 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         return 16;
     }
 
+    /**
+     * Immediate, and up to {@value #DEFAULT_MAX_EVENTS} events a call: a view item's updates in one call
+     * combine into one request, so a larger call costs fewer requests per event.
+     */
+    @Override
+    public io.cdcfanout.api.pipeline.BufferPolicy defaultBuffer() {
+        return io.cdcfanout.api.pipeline.BufferPolicy.builder().maxEvents(DEFAULT_MAX_EVENTS)
+                .maxAge(java.time.Duration.ZERO).build();
+    }
+
+    /**
+     * Orders by the event's first view item, so that one view item's updates go in one lane, in order,
+     * and combine within a call; the source item when the event updates nothing.
+     */
+    @Override
+    public Object orderKey(ChangeEvent<? extends T> event) {
+        if (event.position().shardKnown()) {
+            return new ShardLane(event.position().shardId());
+        }
+        try {
+            List<ViewUpdate> list = updates.apply(event);
+            return list == null || list.isEmpty() ? event.key() : list.get(0).key();
+        } catch (RuntimeException e) {
+            return event.key();
+        }
+    }
+
+    /** The lane of a named shard: one writer per shard, in order, keeps its progress attribute exact. */
+    private record ShardLane(String shardId) {
+    }
+
+    /** A view item, and the shard of its events (null when the source names none). */
+    private record Group(Map<String, AttributeValue> viewKey, String shard) {
+    }
+
+    /** One update of one event: the part of the event a view item's group applies. */
+    private record Part(int event, ViewUpdate update) {
+    }
+
     @Override
     public SinkResult write(SinkBatch<? extends T> batch) {
         List<? extends ChangeEvent<? extends T>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
-        Set<Map<String, AttributeValue>> blocked = new HashSet<>();
-        long applied = 0;
-        long skipped = 0;
+        boolean[] refused = new boolean[events.size()];
+        Map<Group, List<Part>> groups = new java.util.LinkedHashMap<>();
         for (int i = 0; i < events.size(); i++) {
             ChangeEvent<? extends T> e = events.get(i);
             List<ViewUpdate> list;
@@ -130,44 +186,288 @@ public final class MaterializedViewSink<T> implements Sink<T> {
             } catch (RuntimeException ex) {
                 result.fail(i, "the view's update function threw " + ex.getClass().getName() + ": "
                         + ex.getMessage(), false);
+                refused[i] = true;
                 continue;
             }
             Set<Map<String, AttributeValue>> seen = new HashSet<>();
-            String failure = null;
-            boolean retryable = true;
             for (ViewUpdate u : list) {
                 if (!seen.add(u.key())) {
-                    failure = "the update function returned two updates of one view item for event " + e.eventId()
-                            + "; merge them into one expression";
-                    retryable = false;
-                    break;
-                }
-                if (blocked.contains(u.key())) {
-                    failure = "an earlier event's update of the same view item failed in this call";
+                    result.fail(i, "the update function returned two updates of one view item for event "
+                            + e.eventId() + "; merge them into one expression", false);
+                    refused[i] = true;
                     break;
                 }
             }
-            if (failure == null) {
+            if (!refused[i]) {
+                String shard = e.position().shardKnown() ? e.position().shardId() : null;
                 for (ViewUpdate u : list) {
-                    Outcome o = apply(u, e);
-                    if (o == Outcome.APPLIED) {
-                        applied++;
-                    } else if (o == Outcome.APPLIED_BEFORE) {
-                        skipped++;
-                    } else {
-                        failure = o.failure;
-                        retryable = o.retryable;
-                        blocked.add(u.key());
-                    }
+                    groups.computeIfAbsent(new Group(u.key(), shard), k -> new ArrayList<>()).add(new Part(i, u));
                 }
-            }
-            if (failure != null) {
-                list.forEach(u -> blocked.add(u.key()));
-                result.fail(i, failure, retryable);
             }
         }
-        return result.count("dynamodb.updates", applied).count("dynamodb.replayed", skipped)
-                .count("dynamodb.transactions", applied + skipped).build();
+        // Each view item's updates in one group, applied in order; groups of distinct view items at once.
+        Outcome[] outcomes = new Outcome[events.size()];
+        java.util.concurrent.atomic.AtomicLong applied = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong skipped = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
+        List<java.util.concurrent.CompletableFuture<Void>> running = new ArrayList<>(groups.size());
+        for (Map.Entry<Group, List<Part>> g : groups.entrySet()) {
+            Runnable apply = () -> applyGroup(g.getKey(), g.getValue(), events, outcomes, applied, skipped, requests);
+            if (groups.size() == 1) {
+                apply.run();
+            } else {
+                running.add(java.util.concurrent.CompletableFuture.runAsync(apply, writers()));
+            }
+        }
+        try {
+            java.util.concurrent.CompletableFuture.allOf(running.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                    .join();
+        } catch (java.util.concurrent.CompletionException ex) {
+            if (ex.getCause() instanceof RuntimeException re) {
+                throw re; // a missing table or denied access halts the route
+            }
+            throw ex;
+        }
+        for (int i = 0; i < events.size(); i++) {
+            Outcome o = outcomes[i];
+            if (!refused[i] && o != null && o.failure != null) {
+                result.fail(i, o.failure, o.retryable);
+            }
+        }
+        return result.count("dynamodb.updates", applied.get()).count("dynamodb.replayed", skipped.get())
+                .count("dynamodb.transactions", requests.get()).build();
+    }
+
+    /** Records a part's failure on its event; the first failure of an event stays. */
+    private static void failPart(Outcome[] outcomes, int event, Outcome failure) {
+        synchronized (outcomes) {
+            if (outcomes[event] == null || outcomes[event].failure == null) {
+                outcomes[event] = failure;
+            }
+        }
+    }
+
+    /**
+     * Applies one view item's updates in order: combined into one transaction per 99 source items
+     * when they combine ({@link CombinedUpdate}), else one by one; after a failure, the group's later
+     * updates fail too, to be retried in order.
+     */
+    private void applyGroup(Group group, List<Part> parts, List<? extends ChangeEvent<? extends T>> events,
+            Outcome[] outcomes, java.util.concurrent.atomic.AtomicLong applied,
+            java.util.concurrent.atomic.AtomicLong skipped, java.util.concurrent.atomic.AtomicLong requests) {
+        Map<String, AttributeValue> viewKey = group.viewKey();
+        String shard = group.shard();
+        if (shard == null && ledger == null) {
+            for (Part p : parts) {
+                failPart(outcomes, p.event(), new Outcome("event " + events.get(p.event()).eventId() + " names no shard "
+                        + "(a Lambda batch): applying it exactly once needs the applied ledger; set ledgerTable", false));
+            }
+            return;
+        }
+        CombinedUpdate combined = parts.size() > 1 ? CombinedUpdate.of(parts.stream().map(Part::update).toList())
+                : null;
+        int from = 0;
+        while (from < parts.size()) {
+            int to = combined == null ? from + 1 : shard != null ? parts.size() : chunkEnd(parts, from, events);
+            List<Part> chunk = parts.subList(from, to);
+            Outcome o;
+            if (chunk.size() == 1) {
+                requests.incrementAndGet();
+                o = applyOne(chunk.get(0).update(), events.get(chunk.get(0).event()), shard);
+                count(o, 1, applied, skipped);
+            } else {
+                CombinedUpdate c = chunk.size() == parts.size() ? combined
+                        : CombinedUpdate.of(chunk.stream().map(Part::update).toList());
+                requests.incrementAndGet();
+                o = shard != null ? applyCombinedProgress(viewKey, c, chunk, events, shard)
+                        : applyCombined(viewKey, c, chunk, events);
+                if (o == Outcome.APPLIED_BEFORE) {
+                    // Part of it was applied before (a replay): apply the rest exactly, one by one.
+                    o = Outcome.APPLIED;
+                    for (Part p : chunk) {
+                        requests.incrementAndGet();
+                        Outcome one = applyOne(p.update(), events.get(p.event()), shard);
+                        count(one, 1, applied, skipped);
+                        if (one.failure != null) {
+                            o = one;
+                            break;
+                        }
+                    }
+                } else {
+                    count(o, chunk.size(), applied, skipped);
+                }
+            }
+            if (o.failure != null) {
+                Outcome later = o;
+                for (Part p : parts.subList(from, parts.size())) {
+                    failPart(outcomes, p.event(), p == parts.get(from) ? o : new Outcome(later.failure == null ? null
+                            : "an earlier update of the same view item failed in this call", later.retryable));
+                }
+                return;
+            }
+            from = to;
+        }
+    }
+
+    private static void count(Outcome o, int n, java.util.concurrent.atomic.AtomicLong applied,
+            java.util.concurrent.atomic.AtomicLong skipped) {
+        if (o == Outcome.APPLIED) {
+            applied.addAndGet(n);
+        } else if (o == Outcome.APPLIED_BEFORE) {
+            skipped.addAndGet(n);
+        }
+    }
+
+    private Outcome applyOne(ViewUpdate u, ChangeEvent<?> e, String shard) {
+        return shard == null ? apply(u, e) : applyProgress(u.key(), u.updateExpression(), u.names(), u.values(), shard,
+                ReplicationSink.version(e), ReplicationSink.version(e));
+    }
+
+    /**
+     * A view item's updates from a named shard combined into one UpdateItem: the combined expression, and
+     * the shard's progress attribute moved to the chunk's last sequence number, on condition that it is
+     * below the first: none of them was applied before. APPLIED_BEFORE if the condition failed.
+     */
+    private Outcome applyCombinedProgress(Map<String, AttributeValue> viewKey, CombinedUpdate c, List<Part> chunk,
+            List<? extends ChangeEvent<? extends T>> events, String shard) {
+        String min = null;
+        String max = null;
+        for (Part p : chunk) {
+            String seq = ReplicationSink.version(events.get(p.event()));
+            min = min == null || seq.compareTo(min) < 0 ? seq : min;
+            max = max == null || seq.compareTo(max) > 0 ? seq : max;
+        }
+        return applyProgress(viewKey, c.expression, c.names, c.values, shard, min, max);
+    }
+
+    /**
+     * One conditional UpdateItem for events of a named shard: the update, and the view item's progress
+     * attribute for that shard ({@value #PROGRESS_PREFIX}{@code <shard>}) set to {@code last}, on condition
+     * that it is below {@code first}. One writer per shard, in order (the sink's order key), makes that
+     * exact: a change applied before fails the condition.
+     */
+    private Outcome applyProgress(Map<String, AttributeValue> viewKey, String expression, Map<String, String> names,
+            Map<String, AttributeValue> values, String shard, String first, String last) {
+        Map<String, String> allNames = new java.util.HashMap<>(names);
+        allNames.put("#cdcp", PROGRESS_PREFIX + shard);
+        Map<String, AttributeValue> allValues = new java.util.HashMap<>(values);
+        allValues.put(":cdcfirst", s(first));
+        allValues.put(":cdclast", s(last));
+        java.util.regex.Matcher set = SET.matcher(expression);
+        String withProgress = set.find()
+                ? expression.substring(0, set.end()) + "#cdcp = :cdclast, " + expression.substring(set.end())
+                : expression + " SET #cdcp = :cdclast";
+        try {
+            client.updateItem(r -> r.tableName(table).key(viewKey).updateExpression(withProgress)
+                    .conditionExpression("attribute_not_exists(#cdcp) OR #cdcp < :cdcfirst")
+                    .expressionAttributeNames(allNames).expressionAttributeValues(allValues));
+            return Outcome.APPLIED;
+        } catch (software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException done) {
+            return Outcome.APPLIED_BEFORE;
+        } catch (SdkException ex) {
+            String reason = DynamoDbErrors.describe(ex, table); // throws if the table is unusable
+            return new Outcome(reason, AwsErrors.retryable(ex));
+        }
+    }
+
+    /** The end of a chunk from {@code from}: at most 99 source items, the ledger puts of one transaction. */
+    private int chunkEnd(List<Part> parts, int from, List<? extends ChangeEvent<? extends T>> events) {
+        Set<io.cdcfanout.api.EventKey> sources = new HashSet<>();
+        int to = from;
+        while (to < parts.size()) {
+            io.cdcfanout.api.EventKey k = events.get(parts.get(to).event()).key();
+            if (!sources.contains(k) && sources.size() == MAX_SOURCES_PER_TRANSACTION) {
+                break;
+            }
+            sources.add(k);
+            to++;
+        }
+        return to;
+    }
+
+    /**
+     * One transaction: the combined update of the view item, and per source item a ledger entry moved
+     * to its last sequence number in the chunk, on condition that it is below the first: none of the
+     * chunk's changes of that item was applied before. APPLIED_BEFORE if a condition failed.
+     */
+    private Outcome applyCombined(Map<String, AttributeValue> viewKey, CombinedUpdate c, List<Part> chunk,
+            List<? extends ChangeEvent<? extends T>> events) {
+        Map<String, String[]> bySource = new java.util.LinkedHashMap<>(); // ledger id -> {min seq, max seq}
+        for (Part p : chunk) {
+            ChangeEvent<?> e = events.get(p.event());
+            String seq = ReplicationSink.version(e);
+            bySource.merge(ledgerId(viewKey, e), new String[] {seq, seq}, (a, b) -> new String[] {
+                a[0].compareTo(b[0]) <= 0 ? a[0] : b[0], a[1].compareTo(b[1]) >= 0 ? a[1] : b[1]});
+        }
+        long expires = clock.instant().plus(retention).getEpochSecond();
+        List<TransactWriteItem> items = new ArrayList<>(bySource.size() + 1);
+        items.add(TransactWriteItem.builder().update(x -> x.tableName(table).key(viewKey)
+                .updateExpression(c.expression).expressionAttributeNames(c.names)
+                .expressionAttributeValues(c.values.isEmpty() ? null : c.values)).build());
+        for (Map.Entry<String, String[]> src : bySource.entrySet()) {
+            String[] range = src.getValue();
+            items.add(TransactWriteItem.builder().put(x -> x.tableName(ledger)
+                    .item(Map.of(LEDGER_KEY, s(src.getKey()), LEDGER_SEQ, s(range[1]),
+                            LEDGER_EXPIRES, AttributeValue.builder().n(Long.toString(expires)).build()))
+                    .conditionExpression("attribute_not_exists(#s) OR #s < :s")
+                    .expressionAttributeNames(Map.of("#s", LEDGER_SEQ))
+                    .expressionAttributeValues(Map.of(":s", s(range[0])))).build());
+        }
+        try {
+            client.transactWriteItems(r -> r.transactItems(items));
+            return Outcome.APPLIED;
+        } catch (TransactionCanceledException ex) {
+            List<CancellationReason> reasons = ex.hasCancellationReasons() ? ex.cancellationReasons() : List.of();
+            boolean ledgerRefused = false;
+            String other = null;
+            for (int k = 0; k < reasons.size(); k++) {
+                String code = reasons.get(k).code();
+                if (k > 0 && "ConditionalCheckFailed".equals(code)) {
+                    ledgerRefused = true;
+                } else if (code != null && !"None".equals(code)) {
+                    other = code;
+                }
+            }
+            if (ledgerRefused && other == null) {
+                return Outcome.APPLIED_BEFORE;
+            }
+            boolean retryable = other == null || other.equals("TransactionConflict") || other.equals("ThrottlingError")
+                    || other.equals("ProvisionedThroughputExceeded") || other.equals("RequestLimitExceeded");
+            return new Outcome("DynamoDB cancelled the combined update of view table '" + table + "' ("
+                    + (other == null ? "no reasons given" : other) + ")", retryable);
+        } catch (SdkException ex) {
+            String reason = DynamoDbErrors.describe(ex, table + "' or ledger '" + ledger); // throws if unusable
+            return new Outcome(reason, AwsErrors.retryable(ex));
+        }
+    }
+
+    /** The threads of the view items' groups, started on first use (daemons). */
+    private java.util.concurrent.ExecutorService writers() {
+        java.util.concurrent.ExecutorService w = writers;
+        if (w == null || w.isShutdown()) {
+            synchronized (this) {
+                w = writers;
+                if (w == null || w.isShutdown()) { // a sink used again after close() starts new threads
+                    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+                    w = java.util.concurrent.Executors.newFixedThreadPool(PARALLEL_GROUPS, r -> {
+                        Thread t = new Thread(r, "cdc-view-" + table + "-" + n.incrementAndGet());
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    writers = w;
+                }
+            }
+        }
+        return w;
+    }
+
+    /** Stops the group threads; the client is the caller's. */
+    @Override
+    public void close() {
+        java.util.concurrent.ExecutorService w = writers;
+        if (w != null) {
+            w.shutdown();
+        }
     }
 
     /** What became of one update. */
@@ -317,7 +617,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         /**
          * A sink.
          *
-         * @throws IllegalStateException if client, table, ledgerTable or updates is missing, or the
+         * @throws IllegalStateException if client, table or updates is missing, or the
          *     ledger is the view table
          */
         public MaterializedViewSink<T> build() {
@@ -327,12 +627,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
             if (table == null) {
                 throw new IllegalStateException("table is required");
             }
-            if (ledger == null) {
-                throw new IllegalStateException("ledgerTable is required: the table in which the sink records, "
-                        + "per view item and source item, the last change applied, so that a replay on any source "
-                        + "(poller, KCL, Lambda) applies nothing twice; MaterializedViewSink.createLedgerTable makes one");
-            }
-            if (ledger.equals(table)) {
+            if (ledger != null && ledger.equals(table)) {
                 throw new IllegalStateException("ledgerTable must not be the view table '" + table + "'");
             }
             if (updates == null) {

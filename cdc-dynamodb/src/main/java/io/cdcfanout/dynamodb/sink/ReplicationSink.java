@@ -147,10 +147,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     /** The threads of the parallel conditional writes, started on first use (daemons). */
     private java.util.concurrent.ExecutorService writers() {
         java.util.concurrent.ExecutorService w = writers;
-        if (w == null) {
+        if (w == null || w.isShutdown()) {
             synchronized (this) {
                 w = writers;
-                if (w == null) {
+                if (w == null || w.isShutdown()) { // a sink used again after close() starts new threads
                     java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
                     w = java.util.concurrent.Executors.newFixedThreadPool(parallelWrites, r -> {
                         Thread t = new Thread(r, "cdc-replication-" + table + "-" + n.incrementAndGet());
@@ -185,6 +185,12 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     @Override
     public int maxConcurrentCalls() {
         return 16;
+    }
+
+    /** Immediate: a replica should trail its source by a round trip, not by a buffer's age. */
+    @Override
+    public io.cdcfanout.api.pipeline.BufferPolicy defaultBuffer() {
+        return io.cdcfanout.api.pipeline.BufferPolicy.builder().maxAge(java.time.Duration.ZERO).build();
     }
 
     /** DynamoDB's item size limit. */

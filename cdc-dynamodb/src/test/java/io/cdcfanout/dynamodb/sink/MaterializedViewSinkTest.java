@@ -209,11 +209,63 @@ class MaterializedViewSinkTest {
     }
 
     @Test
-    void theLedgerIsRequiredAndTheMessageSaysWhy() {
-        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-                () -> MaterializedViewSink.<Map<String, AttributeValue>>builder().client(LocalDynamoDb.get().client())
-                        .table("View").updates(MaterializedViewSinkTest::usage).build());
-        assertTrue(e.getMessage().startsWith("ledgerTable is required: the table in which the sink records, per view "
-                + "item and source item, the last change applied"), e.getMessage());
+    void anEventWithoutAShardIsRefusedWithoutALedgerAndTheReasonSaysWhy() {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        String view = LocalDynamoDb.uniqueName("NoLedger");
+        LocalDynamoDb.createTable(local.client(), view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink
+                .<Map<String, AttributeValue>>builder().client(local.client()).table(view)
+                .updates(MaterializedViewSinkTest::usage).build();
+        SinkResult r = sink.write(SinkBatch.of("usage", 1, List.of(lambdaEvent("x", "u", "5"))));
+        assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
+        assertEquals("event ev-x names no shard (a Lambda batch): applying it exactly once needs the applied ledger; "
+                + "set ledgerTable", r.reason(0));
+    }
+
+    /** A view item's updates in one call combine into one transaction, and a partial replay stays exact. */
+    @Test
+    void updatesOfOneViewItemCombineAndAPartialReplayIsAppliedExactly() {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        DynamoDbClient db = local.client();
+        String view = LocalDynamoDb.uniqueName("CombinedView");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink
+                .<Map<String, AttributeValue>>builder().client(db).table(view).ledgerTable(ledger(db))
+                .updates(MaterializedViewSinkTest::usage).build();
+        List<ChangeEvent<Map<String, AttributeValue>>> events = new java.util.ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            events.add(lambdaEvent("c" + i, "u" + (i % 50), Integer.toString(1000 + i)));
+        }
+        SinkResult first = sink.write(SinkBatch.of("usage", 1, events.subList(0, 250)));
+        assertTrue(first.allDelivered(), first.toString());
+        assertEquals(50L, first.counters().get("dynamodb.transactions"), "one transaction per view item");
+        // A retry of the whole batch after the first half was applied: the first half is skipped exactly.
+        SinkResult all = sink.write(SinkBatch.of("usage", 2, events));
+        assertTrue(all.allDelivered(), all.toString());
+        assertEquals(250L, all.counters().get("dynamodb.updates"));
+        assertEquals(250L, all.counters().get("dynamodb.replayed"));
+        Map<String, Integer> expected = new HashMap<>();
+        for (int u = 0; u < 50; u++) {
+            expected.put("u" + u, 10);
+        }
+        assertEquals(expected, counts(db, view));
+    }
+
+    /** Regression: the demo reused one view sink across three pipelines; the first close stopped its threads. */
+    @Test
+    void aSinkUsedAgainAfterCloseStillWrites() {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        DynamoDbClient db = local.client();
+        String view = LocalDynamoDb.uniqueName("ReusedView");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink
+                .<Map<String, AttributeValue>>builder().client(db).table(view).ledgerTable(ledger(db))
+                .updates(MaterializedViewSinkTest::usage).build();
+        assertTrue(sink.write(SinkBatch.of("usage", 1, List.of(lambdaEvent("a", "u1", "1"),
+                lambdaEvent("b", "u2", "2")))).allDelivered());
+        sink.close();
+        assertTrue(sink.write(SinkBatch.of("usage", 1, List.of(lambdaEvent("c", "u1", "3"),
+                lambdaEvent("d", "u2", "4")))).allDelivered());
+        assertEquals(Map.of("u1", 2, "u2", 2), counts(db, view));
     }
 }
