@@ -85,6 +85,16 @@ public final class FirehoseSink implements Sink<Object> {
     private record Packed(byte[] data, List<Integer> events) {
     }
 
+    /**
+     * Large calls, since packing puts many events in a record: up to 10,000 events or 5 seconds (capacity
+     * 20,000); the call limits (500 records, 4 MiB) still apply. Firehose buffers again on its side.
+     */
+    @Override
+    public io.cdcfanout.api.pipeline.BufferPolicy defaultBuffer() {
+        return io.cdcfanout.api.pipeline.BufferPolicy.builder().maxEvents(10_000)
+                .maxAge(java.time.Duration.ofSeconds(5)).capacity(20_000).build();
+    }
+
     /** Thread-safe: a route may keep this many PutRecordBatch calls in flight. */
     @Override
     public int maxConcurrentCalls() {

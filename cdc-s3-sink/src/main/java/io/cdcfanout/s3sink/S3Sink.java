@@ -134,6 +134,16 @@ public final class S3Sink implements Sink<Object> {
         return event.position().shardId();
     }
 
+    /**
+     * Large objects: up to 10,000 events, 64 MiB or a minute a call (capacity 20,000). The poller bounds
+     * what is in flight in records, so this long buffer does not pace the pipeline's other routes.
+     */
+    @Override
+    public io.cdcfanout.api.pipeline.BufferPolicy defaultBuffer() {
+        return io.cdcfanout.api.pipeline.BufferPolicy.builder().maxEvents(10_000).maxBytes(64L << 20)
+                .maxAge(java.time.Duration.ofSeconds(60)).capacity(20_000).build();
+    }
+
     /** Closes the client if the sink built it. */
     @Override
     public void close() {

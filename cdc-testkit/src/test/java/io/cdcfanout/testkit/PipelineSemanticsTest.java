@@ -36,6 +36,9 @@ class PipelineSemanticsTest {
     private static final RetryPolicy NO_JITTER = RetryPolicy.builder().maxAttempts(3)
             .initialBackoff(Duration.ofMillis(100)).multiplier(2).jitter(0).build();
 
+    /** A buffer that holds events until a flush (the default sends at once). */
+    private static final BufferPolicy SLOW = BufferPolicy.builder().maxAge(Duration.ofHours(1)).build();
+
     private final ManualClock clock = new ManualClock();
     private final ManualScheduler scheduler = new ManualScheduler(clock);
     private final RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
@@ -140,7 +143,7 @@ class PipelineSemanticsTest {
     void callsRespectTheSinksLimits() {
         RecordingSink<Map<String, Object>> sink = new RecordingSink<>(new SinkLimits(4, 250, 250), e -> 100);
         try (Pipeline<Map<String, Object>> p = pipeline().route(Route.<Map<String, Object>>builder("r").sink(sink)
-                .buffer(BufferPolicy.builder().maxEvents(10).build()).build()).build()) {
+                .buffer(BufferPolicy.builder().maxEvents(10).maxAge(Duration.ofSeconds(1)).build()).build()).build()) {
             CompletableFuture<BatchResult<Map<String, Object>>> batch = p.submit(inserts(10, "k"));
             assertEquals(4, sink.calls(), "a full call (by the sink's byte limit) flushes without waiting");
             p.flush().join();
@@ -579,10 +582,10 @@ class PipelineSemanticsTest {
         RecordingSink<Map<String, Object>> emails = new RecordingSink<>();
         RecordingSink<Map<String, Object>> all = new RecordingSink<>();
         try (Pipeline<Map<String, Object>> p = pipeline()
-                .route(Route.<Map<String, Object>>builder("welcome").operations(Operation.INSERT).sink(welcome).build())
+                .route(Route.<Map<String, Object>>builder("welcome").operations(Operation.INSERT).sink(welcome).buffer(SLOW).build())
                 .route(Route.<Map<String, Object>>builder("email-changes").operations(Operation.MODIFY)
-                        .changedAny("email").sink(emails).build())
-                .route(Route.<Map<String, Object>>builder("all").filter(e -> !e.ttlExpiry()).sink(all).build())
+                        .changedAny("email").sink(emails).buffer(SLOW).build())
+                .route(Route.<Map<String, Object>>builder("all").filter(e -> !e.ttlExpiry()).sink(all).buffer(SLOW).build())
                 .build()) {
             BatchResult<Map<String, Object>> result = p.submit(List.of(
                     events.insert("a", Map.of("email", "a@x")),

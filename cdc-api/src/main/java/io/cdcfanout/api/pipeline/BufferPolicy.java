@@ -15,8 +15,12 @@ public final class BufferPolicy {
     public static final int DEFAULT_MAX_EVENTS = 500;
     /** Default for {@link Builder#maxBytes}: 4 MiB. */
     public static final long DEFAULT_MAX_BYTES = 4L * 1024 * 1024;
-    /** Default for {@link Builder#maxAge}, in milliseconds. */
-    public static final long DEFAULT_MAX_AGE_MILLIS = 1_000;
+    /**
+     * Default for {@link Builder#maxAge}, in milliseconds: zero, immediate. An idle route sends at once,
+     * and events that arrive while its calls are busy go together in the next one, so batches grow with
+     * the load, not with a timer. Archive sinks declare a long age of their own ({@code Sink.defaultBuffer}).
+     */
+    public static final long DEFAULT_MAX_AGE_MILLIS = 0;
     /** Default for {@link Builder#capacity}. */
     public static final int DEFAULT_CAPACITY = 10_000;
     /** Default for {@link Builder#offerTimeout}, in milliseconds. */
@@ -38,7 +42,7 @@ public final class BufferPolicy {
         this.offerTimeout = b.offerTimeout;
     }
 
-    /** The defaults: {@value #DEFAULT_MAX_EVENTS} events, 4 MiB, 1 s, capacity {@value #DEFAULT_CAPACITY}. */
+    /** The defaults: {@value #DEFAULT_MAX_EVENTS} events, 4 MiB, immediate, capacity {@value #DEFAULT_CAPACITY}. */
     public static BufferPolicy defaults() {
         return DEFAULTS;
     }

@@ -50,6 +50,7 @@ final class Checkpointer {
         }
         while (!s.inFlight.isEmpty() && s.inFlight.peekFirst().future().isDone()) {
             ShardState.InFlight f = s.inFlight.pollFirst();
+            s.inFlightRecords -= f.events().size();
             if (f.generation() != s.generation) {
                 continue; // read before a rewind: the rewind reads it again
             }

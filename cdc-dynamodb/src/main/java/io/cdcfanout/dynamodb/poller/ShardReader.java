@@ -138,6 +138,7 @@ final class ShardReader {
         }
         ShardState.InFlight f = new ShardState.InFlight(s.generation, done, last, end, events, sequences);
         s.inFlight.add(f);
+        s.inFlightRecords += records.size();
         done.whenComplete((r, t) -> onSettled.accept(f));
         s.lastRead = last;
         Duration lag = events.get(events.size() - 1).creationTime()

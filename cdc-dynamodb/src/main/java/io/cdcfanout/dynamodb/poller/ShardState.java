@@ -20,6 +20,7 @@ final class ShardState {
     final Shard shard;
     final String id;
     final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    int inFlightRecords;
     // Lineage and ownership (ShardCatalog, LeaseKeeper).
     boolean finished;
     boolean owned;
@@ -63,6 +64,7 @@ final class ShardState {
     void rewindToCheckpoint() {
         generation++;
         inFlight.clear();
+        inFlightRecords = 0;
         iterator = null;
         lastRead = null;
         endReached = false;

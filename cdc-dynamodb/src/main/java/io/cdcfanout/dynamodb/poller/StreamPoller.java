@@ -56,7 +56,7 @@ public final class StreamPoller implements AutoCloseable {
     private final Pipeline<Map<String, AttributeValue>> pipeline;
     private final CheckpointStore store;
     private final StartPosition startPosition;
-    private final int maxBatchesInFlight;
+    private final int maxRecordsInFlight;
     private final Duration shardDiscoveryInterval;
     private final Duration closeTimeout;
     private final String workerId;
@@ -82,7 +82,7 @@ public final class StreamPoller implements AutoCloseable {
         this.pipeline = b.pipeline;
         this.store = b.store;
         this.startPosition = b.startPosition;
-        this.maxBatchesInFlight = b.maxBatchesInFlight;
+        this.maxRecordsInFlight = b.maxRecordsInFlight;
         this.shardDiscoveryInterval = b.shardDiscoveryInterval;
         this.closeTimeout = b.closeTimeout;
         this.workerId = b.workerId;
@@ -185,11 +185,11 @@ public final class StreamPoller implements AutoCloseable {
                     if (!running) {
                         break;
                     }
-                    if (catalog.readable(s) && s.inFlight.size() < maxBatchesInFlight) {
+                    if (catalog.readable(s) && s.inFlightRecords < maxRecordsInFlight) {
                         if (clock.millis() >= s.nextPollAt) {
                             reader.poll(s);
                         }
-                        if (!s.endReached && s.inFlight.size() < maxBatchesInFlight) {
+                        if (!s.endReached && s.inFlightRecords < maxRecordsInFlight) {
                             wake = Math.min(wake, s.nextPollAt);
                         }
                     }
@@ -306,8 +306,8 @@ public final class StreamPoller implements AutoCloseable {
         public static final long DEFAULT_POLL_INTERVAL_MILLIS = 250;
         /** Default for {@link #recordsPerCall}; also the most GetRecords allows. */
         public static final int DEFAULT_RECORDS_PER_CALL = 1000;
-        /** Default for {@link #maxBatchesInFlight}. */
-        public static final int DEFAULT_MAX_BATCHES_IN_FLIGHT = 8;
+        /** Default for {@link #maxRecordsInFlight}. */
+        public static final int DEFAULT_MAX_RECORDS_IN_FLIGHT = 10_000;
         /** Default for {@link #shardDiscoveryInterval}, in milliseconds. */
         public static final long DEFAULT_SHARD_DISCOVERY_MILLIS = 10_000;
         /** Default for {@link #closeTimeout}, in milliseconds. */
@@ -330,7 +330,7 @@ public final class StreamPoller implements AutoCloseable {
         private Duration activePollInterval = Duration.ofMillis(DEFAULT_ACTIVE_POLL_INTERVAL_MILLIS);
         private Duration activeWindow = Duration.ofMillis(DEFAULT_ACTIVE_WINDOW_MILLIS);
         private int recordsPerCall = DEFAULT_RECORDS_PER_CALL;
-        private int maxBatchesInFlight = DEFAULT_MAX_BATCHES_IN_FLIGHT;
+        private int maxRecordsInFlight = DEFAULT_MAX_RECORDS_IN_FLIGHT;
         private Duration shardDiscoveryInterval = Duration.ofMillis(DEFAULT_SHARD_DISCOVERY_MILLIS);
         private Duration maxBackoff = Duration.ofMillis(DEFAULT_MAX_BACKOFF_MILLIS);
         private Duration closeTimeout = Duration.ofMillis(DEFAULT_CLOSE_TIMEOUT_MILLIS);
@@ -429,15 +429,17 @@ public final class StreamPoller implements AutoCloseable {
         }
 
         /**
-         * How many submitted batches of one shard may wait for acknowledgement: 1 to 1000; default
-         * {@value #DEFAULT_MAX_BATCHES_IN_FLIGHT}.
+         * How many records of one shard may be submitted and not yet acknowledged before the poller stops
+         * reading it (it may go over by one GetRecords page): a bound in records, not batches, so a route
+         * that buffers for long (an archive) does not pace the others while the checkpoint waits for it.
+         * 1 to 1,000,000; default {@value #DEFAULT_MAX_RECORDS_IN_FLIGHT}.
          */
-        public Builder maxBatchesInFlight(int maxBatchesInFlight) {
-            if (maxBatchesInFlight < 1 || maxBatchesInFlight > 1000) {
-                throw new IllegalArgumentException("maxBatchesInFlight must be between 1 and 1000 (was "
-                        + maxBatchesInFlight + ")");
+        public Builder maxRecordsInFlight(int maxRecordsInFlight) {
+            if (maxRecordsInFlight < 1 || maxRecordsInFlight > 1_000_000) {
+                throw new IllegalArgumentException("maxRecordsInFlight must be between 1 and 1000000 (was "
+                        + maxRecordsInFlight + ")");
             }
-            this.maxBatchesInFlight = maxBatchesInFlight;
+            this.maxRecordsInFlight = maxRecordsInFlight;
             return this;
         }
 
@@ -542,7 +544,7 @@ public final class StreamPoller implements AutoCloseable {
             b.activePollInterval = activePollInterval.compareTo(pollInterval) < 0 ? activePollInterval : pollInterval;
             b.activeWindow = activeWindow;
             b.recordsPerCall = recordsPerCall;
-            b.maxBatchesInFlight = maxBatchesInFlight;
+            b.maxRecordsInFlight = maxRecordsInFlight;
             b.shardDiscoveryInterval = shardDiscoveryInterval;
             b.maxBackoff = maxBackoff;
             b.closeTimeout = closeTimeout;

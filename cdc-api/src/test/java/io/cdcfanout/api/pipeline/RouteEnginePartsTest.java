@@ -1,0 +1,111 @@
+package io.cdcfanout.api.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.EventKey;
+import io.cdcfanout.api.Operation;
+import io.cdcfanout.api.Position;
+import io.cdcfanout.api.Source;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** The route engine's parts on their own, no threads: the key gate, the buffer and its triggers, flush waiters. */
+class RouteEnginePartsTest {
+    private static RouteEntry<Object, Object> entry(String key, long seq, long at) {
+        ChangeEvent<Object> e = ChangeEvent.<Object>builder().operation(Operation.INSERT).source(Source.ofTable("T"))
+                .position(new Position("s", Long.toString(seq + 1))).creationTime(Instant.EPOCH).eventId("e" + seq)
+                .key(EventKey.of("T", "id", key)).after(Map.of()).sizeBytes(10).build();
+        RouteEntry<Object, Object> r = new RouteEntry<>(null, 0, e, e, null, 10);
+        r.seq = seq;
+        r.enqueuedAt = at;
+        r.orderKey = e.key();
+        return r;
+    }
+
+    @Test
+    void theKeyGateLetsOneHolderHaveAKeyUntilAllItsEventsSettle() {
+        KeyGate gate = new KeyGate();
+        Object a = new Object();
+        Object b = new Object();
+        assertTrue(gate.hold("k", a));
+        assertTrue(gate.hold("k", a), "the same batch may hold two events of a key");
+        assertFalse(gate.hold("k", b), "another batch may not");
+        gate.release("k");
+        assertFalse(gate.hold("k", b), "one event of the holder is still unsettled");
+        gate.release("k");
+        assertTrue(gate.hold("k", b));
+        assertEquals(1, gate.heldKeys());
+    }
+
+    @Test
+    void theKeyGateKeepsAtMostTheParkedKeyLimitForgettingTheOldest() {
+        KeyGate gate = new KeyGate();
+        for (int i = 0; i < Route.MAX_PARKED_KEYS; i++) {
+            assertFalse(gate.park(EventKey.of("T", "id", "k" + i)));
+        }
+        assertTrue(gate.park(EventKey.of("T", "id", "one more")), "the oldest is forgotten");
+        assertFalse(gate.isParked(EventKey.of("T", "id", "k0")));
+        assertTrue(gate.isParked(EventKey.of("T", "id", "k1")));
+        assertEquals(Route.MAX_PARKED_KEYS, gate.parkedKeys());
+        assertTrue(gate.halt("because"));
+        assertFalse(gate.halt("again"), "halted once");
+        gate.resume();
+        assertNull(gate.haltReason());
+        assertEquals(0, gate.parkedKeys());
+    }
+
+    @Test
+    void theBufferFillsABatchAroundHeldKeysKeepingTheirOrder() {
+        RouteBuffer<Object, Object> buffer = new RouteBuffer<>(3, 1_000, 50);
+        KeyGate gate = new KeyGate();
+        Object other = new Object();
+        gate.hold(EventKey.of("T", "id", "busy"), other);
+        buffer.add(entry("busy", 0, 0));
+        buffer.add(entry("a", 1, 0));
+        buffer.add(entry("busy", 2, 0));
+        buffer.add(entry("b", 3, 0));
+        buffer.add(entry("c", 4, 0));
+        assertEquals(FlushCause.COUNT, buffer.cause(0, false, false, -1));
+        Batch<Object, Object> batch = new Batch<>(FlushCause.COUNT);
+        buffer.fill(batch, gate);
+        List<Long> seqs = new ArrayList<>();
+        batch.entries.forEach(e -> seqs.add(e.seq));
+        assertEquals(List.of(1L, 3L, 4L), seqs, "the busy key's events are skipped, the call's count is kept");
+        assertEquals(30, batch.bytes, "the bytes taken");
+    }
+
+    @Test
+    void theBufferFiresOnAgeAndOnAFlushThatCoversItsHead() {
+        RouteBuffer<Object, Object> buffer = new RouteBuffer<>(100, 1_000_000, 50);
+        buffer.add(entry("a", 7, 1_000));
+        assertNull(buffer.cause(1_049, false, false, -1));
+        assertEquals(FlushCause.AGE, buffer.cause(1_050, false, false, -1));
+        assertEquals(FlushCause.FLUSH, buffer.cause(1_000, false, false, 7));
+        assertEquals(FlushCause.CLOSE, buffer.cause(1_000, true, false, -1));
+        assertEquals(1_050, buffer.ageDeadline());
+    }
+
+    @Test
+    void aFlushWaiterCompletesWhenItsEventsSettleInAnyOrder() {
+        FlushWaiters waiters = new FlushWaiters();
+        CompletableFuture<Void> first = waiters.add(2, 3);
+        CompletableFuture<Void> none = waiters.add(2, 0);
+        assertTrue(none.isDone(), "nothing outstanding: done at once");
+        List<CompletableFuture<Void>> ready = new ArrayList<>();
+        waiters.settled(2, ready);
+        waiters.settled(0, ready);
+        assertTrue(ready.isEmpty());
+        waiters.settled(5, ready);
+        assertTrue(ready.isEmpty(), "an event after the watermark does not count");
+        waiters.settled(1, ready);
+        assertEquals(List.of(first), ready);
+    }
+}
