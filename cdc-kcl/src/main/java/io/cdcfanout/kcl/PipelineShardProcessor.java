@@ -9,12 +9,12 @@ import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.dynamodb.StreamRecords;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,23 +29,40 @@ import software.amazon.kinesis.lifecycle.events.ShardEndedInput;
 import software.amazon.kinesis.lifecycle.events.ShutdownRequestedInput;
 import software.amazon.kinesis.processor.RecordProcessorCheckpointer;
 
-/** One shard's processor; see {@link PipelineProcessorFactory}. */
+/**
+ * One shard's processor; see {@link PipelineProcessorFactory}. It submits each batch and returns, so
+ * KCL goes on reading; batches settle in the pipeline meanwhile (without a flush of the shared pipeline,
+ * which would make shards wait on each other), and each later call checkpoints over the batches that
+ * settled, in order. It keeps the unsettled batches (up to {@link PipelineProcessorFactory.Builder#maxPendingRecords}
+ * records, then it waits) so that it can submit again what was not acknowledged: KCL never hands a
+ * batch over twice.
+ */
 final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcessor {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineShardProcessor.class);
     private static final int CHECKPOINT_ATTEMPTS = 5;
 
+    /** A submitted batch, its KCL sequence numbers, and its settlement. */
+    private record Pending(List<ChangeEvent<Map<String, AttributeValue>>> events, List<String> sequences,
+            CompletableFuture<BatchResult<Map<String, AttributeValue>>> done) {
+    }
+
     private final Pipeline<Map<String, AttributeValue>> pipeline;
     private final Source source;
     private final Duration retryBackoff;
+    private final int maxPendingRecords;
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    private int pendingRecords;
     private String shardId = StreamRecords.UNKNOWN_SHARD;
     private String lastAcknowledged;
     /** Counted down once the shard is given up: lease lost, or shutdown requested. */
     private final CountDownLatch stop = new CountDownLatch(1);
 
-    PipelineShardProcessor(Pipeline<Map<String, AttributeValue>> pipeline, Source source, Duration retryBackoff) {
+    PipelineShardProcessor(Pipeline<Map<String, AttributeValue>> pipeline, Source source, Duration retryBackoff,
+            int maxPendingRecords) {
         this.pipeline = pipeline;
         this.source = source;
         this.retryBackoff = retryBackoff;
+        this.maxPendingRecords = maxPendingRecords;
     }
 
     @Override
@@ -64,22 +81,103 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
             records.add(r.getRecord());
             sequences.add(r.sequenceNumber());
         }
-        List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, shardId);
-        int attempt = 0;
+        if (stop.getCount() == 0) {
+            return;
+        }
+        if (!records.isEmpty()) {
+            List<ChangeEvent<Map<String, AttributeValue>>> events = StreamRecords.toEvents(records, source, shardId);
+            pending.addLast(new Pending(events, sequences, pipeline.submit(events)));
+            pendingRecords += events.size();
+        }
+        settle(input.checkpointer(), false);
+        while (pendingRecords > maxPendingRecords && stop.getCount() > 0 && !pending.isEmpty()) {
+            // Backpressure: a route buffers longer than this shard may run ahead. Only now is the shared
+            // pipeline flushed, and only as far as the oldest batch needs.
+            pipeline.flush();
+            if (!awaitHead()) {
+                return;
+            }
+            settle(input.checkpointer(), false);
+        }
+    }
+
+    /**
+     * Checkpoints over the settled batches at the head, in order; with {@code all}, waits for every
+     * batch. A batch not fully acknowledged checkpoints its acknowledged prefix, then its unacknowledged
+     * rest and every later batch are submitted again, in order, until acknowledged or the shard is given up.
+     */
+    private void settle(RecordProcessorCheckpointer checkpointer, boolean all) {
+        String acknowledged = null;
+        while (!pending.isEmpty() && stop.getCount() > 0) {
+            Pending head = pending.peekFirst();
+            if (!head.done().isDone() && (!all || !awaitHead())) {
+                break;
+            }
+            Outcome outcome = outcome(head.events(), head.done());
+            if (outcome.acknowledged() == head.events().size()) {
+                pending.pollFirst();
+                pendingRecords -= head.events().size();
+                acknowledged = head.sequences().get(head.sequences().size() - 1);
+                continue;
+            }
+            if (outcome.acknowledged() > 0) {
+                acknowledged = head.sequences().get(outcome.acknowledged() - 1);
+            }
+            if (acknowledged != null && !checkpoint(checkpointer, acknowledged)) {
+                return;
+            }
+            acknowledged = null;
+            // Let everything submitted after it settle too, so nothing is in flight twice, then resubmit
+            // the unacknowledged rest and all later batches, in order.
+            pipeline.flush();
+            List<ChangeEvent<Map<String, AttributeValue>>> events = new ArrayList<>(head.events().subList(
+                    outcome.acknowledged(), head.events().size()));
+            List<String> sequences = new ArrayList<>(head.sequences().subList(outcome.acknowledged(),
+                    head.sequences().size()));
+            pending.pollFirst();
+            for (Pending later : pending) {
+                if (!await(later.done())) {
+                    return;
+                }
+                events.addAll(later.events());
+                sequences.addAll(later.sequences());
+            }
+            pending.clear();
+            pendingRecords = 0;
+            LOG.warn("Shard {}: {} records not acknowledged, submitting them again in {}", shardId, events.size(),
+                    retryBackoff);
+            LOG.debug("Shard {}: the first unacknowledged record's reason: {}", shardId, outcome.reason());
+            if (!pause()) {
+                return;
+            }
+            resubmit(checkpointer, events, sequences);
+            return;
+        }
+        if (acknowledged != null) {
+            checkpoint(checkpointer, acknowledged);
+        }
+    }
+
+    /** Submits events again (flushing, waiting) until every one is acknowledged or the shard is given up. */
+    private void resubmit(RecordProcessorCheckpointer checkpointer, List<ChangeEvent<Map<String, AttributeValue>>> events,
+            List<String> sequences) {
+        int attempt = 1;
         while (!events.isEmpty() && stop.getCount() > 0) {
             attempt++;
-            Outcome outcome = settle(events);
-            if (outcome == null) {
-                return; // interrupted: KCL is shutting down
+            CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
+            pipeline.flush();
+            if (!await(done)) {
+                return;
             }
+            Outcome outcome = outcome(events, done);
             int acknowledged = outcome.acknowledged();
-            if (acknowledged > 0 && !checkpoint(input.checkpointer(), sequences.get(acknowledged - 1))) {
+            if (acknowledged > 0 && !checkpoint(checkpointer, sequences.get(acknowledged - 1))) {
                 return;
             }
             if (acknowledged == events.size()) {
                 return;
             }
-            if (attempt == 1 || attempt % 10 == 0) {
+            if (attempt % 10 == 0) {
                 LOG.warn("Shard {}: {} of {} records not acknowledged (attempt {}), submitting them again in {}",
                         shardId, events.size() - acknowledged, events.size(), attempt, retryBackoff);
                 LOG.debug("Shard {}: the first unacknowledged record's reason: {}", shardId, outcome.reason());
@@ -92,21 +190,37 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
         }
     }
 
+    /** Waits for the oldest batch; false if interrupted or the shard was given up meanwhile. */
+    private boolean awaitHead() {
+        return await(pending.peekFirst().done());
+    }
+
+    /** Waits for a settlement, looking at the shard's stop now and then; false if interrupted or given up. */
+    private boolean await(CompletableFuture<?> done) {
+        while (!done.isDone()) {
+            try {
+                if (stop.await(50, TimeUnit.MILLISECONDS)) {
+                    return done.isDone();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** How many leading events of a batch every route acknowledged, and why the next one was not. */
     private record Outcome(int acknowledged, String reason) {
     }
 
-    /** The batch's outcome once every route has settled it; null if interrupted. */
-    private Outcome settle(List<ChangeEvent<Map<String, AttributeValue>>> events) {
-        CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
-        pipeline.flush();
+    /** How far a settled batch was acknowledged. */
+    private Outcome outcome(List<ChangeEvent<Map<String, AttributeValue>>> events,
+            CompletableFuture<BatchResult<Map<String, AttributeValue>>> done) {
         BatchResult<Map<String, AttributeValue>> result;
         try {
-            result = done.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
-        } catch (ExecutionException e) {
+            result = done.join();
+        } catch (java.util.concurrent.CompletionException e) {
             // The pipeline's futures never fail. If one did, nothing counts as acknowledged: throwing
             // would make KCL go on past the batch.
             LOG.error("Shard {}: the pipeline failed a batch ({}); it will be submitted again", shardId,
@@ -184,13 +298,36 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
 
     @Override
     public void shardEnded(ShardEndedInput input) {
-        LOG.info("Shard {} ended; checkpointing its end so that KCL starts its children", shardId);
-        checkpoint(input.checkpointer(), null);
+        // Everything of the shard must be acknowledged before its end is: then KCL starts the children.
+        pipeline.flush();
+        settle(input.checkpointer(), true);
+        if (stop.getCount() > 0 && pending.isEmpty()) {
+            LOG.info("Shard {} ended; checkpointing its end so that KCL starts its children", shardId);
+            checkpoint(input.checkpointer(), null);
+        }
     }
 
     @Override
     public void shutdownRequested(ShutdownRequestedInput input) {
+        // Checkpoint what settles now; what does not is read again by the next owner.
+        pipeline.flush();
+        for (Pending p : pending) {
+            await(p.done());
+        }
         giveUp();
+        String acknowledged = null;
+        for (Pending p : pending) {
+            Outcome o = outcome(p.events(), p.done());
+            if (o.acknowledged() > 0) {
+                acknowledged = p.sequences().get(o.acknowledged() - 1);
+            }
+            if (o.acknowledged() < p.events().size()) {
+                break;
+            }
+        }
+        if (acknowledged != null) {
+            lastAcknowledged = acknowledged;
+        }
         if (lastAcknowledged != null) {
             checkpoint(input.checkpointer(), lastAcknowledged);
         }

@@ -76,7 +76,7 @@ final class LocalKcl implements AutoCloseable {
                 .inMemoryWorkerMetricsCaptureFrequencyMillis(200).workerMetricsReporterFreqInMillis(500));
         scheduler = StreamsSchedulerFactory.createScheduler(configs.checkpointConfig(), configs.coordinatorConfig(),
                 leaseConfig, configs.lifecycleConfig(), configs.metricsConfig().metricsLevel(MetricsLevel.NONE),
-                configs.processorConfig(), configs.retrievalConfig()
+                configs.processorConfig().callProcessRecordsEvenForEmptyRecordList(true), configs.retrievalConfig()
                         .retrievalSpecificConfig(new DynamoDBStreamsPollingConfig(arn, adapter)
                                 .idleTimeBetweenReadsInMillis(200)),
                 adapter);
