@@ -55,6 +55,12 @@ final class LocalKcl implements AutoCloseable {
 
     LocalKcl(LocalDynamoDb local, String localStreamArn, String application, String worker,
             ShardRecordProcessorFactory factory) {
+        this(local, localStreamArn, application, worker, factory, 200);
+    }
+
+    /** With KCL's pause between reads of a shard, in milliseconds (200 above; a backlog wants less). */
+    LocalKcl(LocalDynamoDb local, String localStreamArn, String application, String worker,
+            ShardRecordProcessorFactory factory, long idleTimeBetweenReadsMillis) {
         StaticCredentialsProvider credentials = StaticCredentialsProvider.create(
                 AwsBasicCredentials.create("local", "local"));
         DynamoDbStreamsClient streams = DynamoDbStreamsClient.builder().endpointOverride(local.endpoint())
@@ -78,7 +84,7 @@ final class LocalKcl implements AutoCloseable {
                 leaseConfig, configs.lifecycleConfig(), configs.metricsConfig().metricsLevel(MetricsLevel.NONE),
                 configs.processorConfig().callProcessRecordsEvenForEmptyRecordList(true), configs.retrievalConfig()
                         .retrievalSpecificConfig(new DynamoDBStreamsPollingConfig(arn, adapter)
-                                .idleTimeBetweenReadsInMillis(200)),
+                                .idleTimeBetweenReadsInMillis(idleTimeBetweenReadsMillis)),
                 adapter);
         thread = new Thread(scheduler, "kcl-" + worker);
         thread.setDaemon(true);
