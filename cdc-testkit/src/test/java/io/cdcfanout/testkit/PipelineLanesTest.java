@@ -276,4 +276,38 @@ class PipelineLanesTest {
                 () -> Route.builder("r").concurrency(0));
         assertEquals("concurrency must be between 1 and 256 (was 0)", e.getMessage());
     }
+
+    /** Memory stays bounded across lanes: a stuck sink holds at most the route's capacity, in all lanes together. */
+    @Test
+    void aStuckSinkHoldsAtMostTheCapacityAcrossAllLanes() throws Exception {
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        ScriptedSink<Map<String, Object>> stuck = ScriptedSink.<Map<String, Object>>builder().gate(gate).build();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        TestEvents events = TestEvents.forTable("T", "id");
+        try (Pipeline<Map<String, Object>> p = Pipeline.<Map<String, Object>>builder().executor(pool)
+                .route(Route.<Map<String, Object>>builder("r").sink(new Sink<Map<String, Object>>() {
+                    @Override
+                    public SinkResult write(SinkBatch<? extends Map<String, Object>> batch) {
+                        return stuck.write(batch);
+                    }
+
+                    @Override
+                    public int maxConcurrentCalls() {
+                        return 8;
+                    }
+                }).concurrency(8).buffer(BufferPolicy.builder().maxEvents(2).capacity(20)
+                        .offerTimeout(Duration.ofMillis(50)).build()).build())
+                .build()) {
+            List<ChangeEvent<Map<String, Object>>> batch = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                batch.add(events.insert("k" + i, Map.of()));
+            }
+            CompletableFuture<BatchResult<Map<String, Object>>> result = p.submit(batch); // returns once it gave up
+            gate.countDown();
+            BatchResult<Map<String, Object>> refused = result.get(30, TimeUnit.SECONDS);
+            assertEquals(80, refused.failures().size(), "20 held (in 8 lanes and the queue), 80 refused");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
