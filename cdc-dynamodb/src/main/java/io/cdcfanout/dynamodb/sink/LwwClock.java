@@ -36,6 +36,21 @@ final class LwwClock {
     }
 
     /**
+     * The order attribute's name, checked: not blank, and not one of the sinks' own {@code cdc_} names.
+     *
+     * @throws NullPointerException if it is null
+     * @throws IllegalArgumentException if it breaks the rule
+     */
+    static String checkOrderAttribute(String orderAttribute) {
+        java.util.Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
+        if (orderAttribute.isBlank() || orderAttribute.startsWith("cdc_")) {
+            throw new IllegalArgumentException("orderAttribute must not be blank nor start with cdc_ (was '"
+                    + orderAttribute + "')");
+        }
+        return orderAttribute;
+    }
+
+    /**
      * The order value of an item's attribute, or null with {@code problem[0]} set: it must be a whole
      * number from 0 to 10^38 - 1 (an update time in milliseconds, or a version).
      */

@@ -82,7 +82,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     private final Duration retention;
     private final Clock clock;
     private final Function<? super ChangeEvent<? extends T>, List<ViewUpdate>> updates;
-    private volatile java.util.concurrent.ExecutorService writers;
+    private final io.cdcfanout.dynamodb.internal.DaemonPool writers;
 
     /** The prefix of the per-shard progress attributes that view items carry for events of named shards. */
     public static final String PROGRESS_PREFIX = "cdc_seq_";
@@ -102,6 +102,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         this.retention = b.retention;
         this.clock = b.clock;
         this.updates = b.updates;
+        this.writers = new io.cdcfanout.dynamodb.internal.DaemonPool("cdc-view-" + table, PARALLEL_GROUPS);
     }
 
     /** A builder; client, table and updates are required; ledgerTable for sources that name no shard (Lambda). */
@@ -441,33 +442,15 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         }
     }
 
-    /** The threads of the view items' groups, started on first use (daemons). */
+    /** The threads of the parallel writes. */
     private java.util.concurrent.ExecutorService writers() {
-        java.util.concurrent.ExecutorService w = writers;
-        if (w == null || w.isShutdown()) {
-            synchronized (this) {
-                w = writers;
-                if (w == null || w.isShutdown()) { // a sink used again after close() starts new threads
-                    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-                    w = java.util.concurrent.Executors.newFixedThreadPool(PARALLEL_GROUPS, r -> {
-                        Thread t = new Thread(r, "cdc-view-" + table + "-" + n.incrementAndGet());
-                        t.setDaemon(true);
-                        return t;
-                    });
-                    writers = w;
-                }
-            }
-        }
-        return w;
+        return writers.get();
     }
 
-    /** Stops the group threads; the client is the caller's. */
+    /** Stops the parallel writes' threads once idle; the client is the caller's. */
     @Override
     public void close() {
-        java.util.concurrent.ExecutorService w = writers;
-        if (w != null) {
-            w.shutdown();
-        }
+        writers.shutdown();
     }
 
     /** What became of one update. */

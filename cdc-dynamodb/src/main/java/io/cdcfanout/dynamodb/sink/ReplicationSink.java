@@ -109,7 +109,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     private final Duration tombstoneRetention;
     private final Clock clock;
     private final int parallelWrites;
-    private volatile java.util.concurrent.ExecutorService writers;
+    private final io.cdcfanout.dynamodb.internal.DaemonPool writers;
 
     /** How the sink writes. */
     public enum WriteMode {
@@ -142,35 +142,18 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         this.tombstoneRetention = b.tombstoneRetention;
         this.clock = b.clock;
         this.parallelWrites = b.parallelWrites;
+        this.writers = new io.cdcfanout.dynamodb.internal.DaemonPool("cdc-replication-" + table, parallelWrites);
     }
 
-    /** The threads of the parallel conditional writes, started on first use (daemons). */
+    /** The threads of the parallel writes. */
     private java.util.concurrent.ExecutorService writers() {
-        java.util.concurrent.ExecutorService w = writers;
-        if (w == null || w.isShutdown()) {
-            synchronized (this) {
-                w = writers;
-                if (w == null || w.isShutdown()) { // a sink used again after close() starts new threads
-                    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-                    w = java.util.concurrent.Executors.newFixedThreadPool(parallelWrites, r -> {
-                        Thread t = new Thread(r, "cdc-replication-" + table + "-" + n.incrementAndGet());
-                        t.setDaemon(true);
-                        return t;
-                    });
-                    writers = w;
-                }
-            }
-        }
-        return w;
+        return writers.get();
     }
 
-    /** Stops the parallel writers' threads; the clients are the caller's. */
+    /** Stops the parallel writes' threads once idle; the client is the caller's. */
     @Override
     public void close() {
-        java.util.concurrent.ExecutorService w = writers;
-        if (w != null) {
-            w.shutdown();
-        }
+        writers.shutdown();
     }
 
     /** A builder; client, table and origin are required. */
@@ -660,12 +643,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
          * filter the route with {@link ReplicationSink#localChanges(String)} so nothing is sent back.
          */
         public Builder twoWay(String orderAttribute) {
-            Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
-            if (orderAttribute.isBlank() || orderAttribute.startsWith("cdc_")) {
-                throw new IllegalArgumentException("orderAttribute must not be blank nor start with cdc_ (was '"
-                        + orderAttribute + "')");
-            }
-            this.orderAttribute = orderAttribute;
+            this.orderAttribute = LwwClock.checkOrderAttribute(orderAttribute);
             return this;
         }
 

@@ -244,12 +244,7 @@ public final class TwoWayTable {
 
         /** The number attribute that orders writes (an update time in milliseconds, or a version). */
         public Builder orderAttribute(String orderAttribute) {
-            Objects.requireNonNull(orderAttribute, "orderAttribute must not be null");
-            if (orderAttribute.isBlank() || orderAttribute.startsWith("cdc_")) {
-                throw new IllegalArgumentException("orderAttribute must not be blank nor start with cdc_ (was '"
-                        + orderAttribute + "')");
-            }
-            this.orderAttribute = orderAttribute;
+            this.orderAttribute = LwwClock.checkOrderAttribute(orderAttribute);
             return this;
         }
 
