@@ -59,6 +59,12 @@ public final class WireFaults implements AutoCloseable {
         record Stall(Duration pause) implements Fault {
         }
 
+        /** An S3 error (XML body), such as 503 {@code SlowDown} or 500 {@code InternalError}. */
+        static Fault s3Xml(int status, String code) {
+            return new Answer(status, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code
+                    + "</Code><Message>injected " + code + "</Message><RequestId>fault</RequestId></Error>");
+        }
+
         /**
          * An AWS JSON protocol error (DynamoDB, DynamoDB Streams, Firehose): the status, and a body
          * naming the error type, as the services send it.
@@ -91,6 +97,7 @@ public final class WireFaults implements AutoCloseable {
     });
     private final List<Rule> rules = new ArrayList<>();
     private final List<String> faulted = new ArrayList<>();
+    private final List<String> seen = new ArrayList<>();
     private final AtomicLong requests = new AtomicLong();
     private volatile long latencyNanos;
 
@@ -143,8 +150,14 @@ public final class WireFaults implements AutoCloseable {
         return requests.get();
     }
 
+    /** Every request seen, as {@code METHOD target}, in arrival order. */
+    public synchronized List<String> requestLines() {
+        return List.copyOf(seen);
+    }
+
     private synchronized Fault match(Request request) {
         requests.incrementAndGet();
+        seen.add(request.method() + " " + request.target());
         for (Iterator<Rule> it = rules.iterator(); it.hasNext();) {
             Rule r = it.next();
             if (r.left > 0 && r.matches.test(request)) {

@@ -15,6 +15,7 @@ import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.EventSerializer;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
 import io.cdcfanout.local.LocalS3;
+import io.cdcfanout.local.WireFaults;
 import io.cdcfanout.testkit.ManualClock;
 import io.cdcfanout.testkit.ManualScheduler;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
@@ -331,16 +332,16 @@ class S3SinkTest {
     @Test
     void slowDownAndDroppedConnectionsLoseNothingAndLeaveNoPartialObject() throws Exception {
         String bucket = newBucket();
-        try (FaultProxy proxy = new FaultProxy(s3.port())) {
+        try (WireFaults proxy = new WireFaults(java.net.URI.create("http://127.0.0.1:" + s3.port()))) {
             // Three SlowDowns exhaust the SDK's own attempts, so the pipeline retries the object too.
-            proxy.inject("PUT", t -> !t.contains("uploadId"), FaultProxy.Fault.SLOW_DOWN)
-                    .inject("PUT", t -> !t.contains("uploadId"), FaultProxy.Fault.SLOW_DOWN)
-                    .inject("PUT", t -> !t.contains("uploadId"), FaultProxy.Fault.SLOW_DOWN)
-                    .inject("PUT", t -> t.contains("partNumber=2"), FaultProxy.Fault.DROP_MID_BODY)
-                    .inject("PUT", t -> t.contains("partNumber=3"), FaultProxy.Fault.INTERNAL_ERROR)
-                    .inject("PUT", t -> t.contains("partNumber=3"), FaultProxy.Fault.INTERNAL_ERROR)
-                    .inject("PUT", t -> t.contains("partNumber=3"), FaultProxy.Fault.INTERNAL_ERROR);
-            S3Sink sink = S3Sink.builder().client(s3.client(proxy.port())).bucket(bucket).serializer(JSON_LINES)
+            proxy.inject(r -> r.method().equals("PUT") && !r.target().contains("uploadId"),
+                            WireFaults.Fault.s3Xml(503, "SlowDown"), 3)
+                    .inject(r -> r.method().equals("PUT") && r.target().contains("partNumber=2"),
+                            new WireFaults.Fault.DropBeforeApply(), 1)
+                    .inject(r -> r.method().equals("PUT") && r.target().contains("partNumber=3"),
+                            WireFaults.Fault.s3Xml(500, "InternalError"), 3);
+            S3Sink sink = S3Sink.builder().client(s3.client(proxy.endpoint().getPort())).bucket(bucket)
+                    .serializer(JSON_LINES)
                     .compression(Compression.NONE).multipartThreshold(S3Sink.MIN_PART_SIZE)
                     .partSize(S3Sink.MIN_PART_SIZE).build();
             List<ChangeEvent<Map<String, Object>>> small = invoices("shardId-0001", 1, 5, T0.plusSeconds(5), 10);
@@ -351,8 +352,8 @@ class S3SinkTest {
                 assertTrue(deliver(p, large).succeeded());
             }
             assertEquals(7, proxy.faulted().size(), proxy.faulted().toString());
-            assertTrue(proxy.requests().stream().anyMatch(r -> r.startsWith("DELETE ") && r.contains("uploadId")),
-                    "the failed multipart upload was aborted: " + proxy.requests());
+            assertTrue(proxy.requestLines().stream().anyMatch(r -> r.startsWith("DELETE ") && r.contains("uploadId")),
+                    "the failed multipart upload was aborted: " + proxy.requestLines());
             TreeMap<String, byte[]> objects = s3.contents(bucket);
             assertEquals(2, objects.size(), objects.keySet().toString());
             List<String> lines = archived(objects);
