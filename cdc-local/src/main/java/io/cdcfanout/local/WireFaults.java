@@ -145,6 +145,19 @@ public final class WireFaults implements AutoCloseable {
         return rules.stream().allMatch(r -> r.left <= 0);
     }
 
+    /** Waits until every injected fault was served; false if {@code timeout} passes first. */
+    public synchronized boolean awaitExhausted(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!exhausted()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            wait(left / 1_000_000 + 1);
+        }
+        return true;
+    }
+
     /** How many requests came through the proxy. */
     public long requests() {
         return requests.get();
@@ -162,6 +175,7 @@ public final class WireFaults implements AutoCloseable {
             Rule r = it.next();
             if (r.left > 0 && r.matches.test(request)) {
                 r.left--;
+                notifyAll();
                 String what = request.operation().isEmpty() ? request.method() + " " + request.target()
                         : request.operation();
                 faulted.add(r.fault.getClass().getSimpleName() + " " + what);

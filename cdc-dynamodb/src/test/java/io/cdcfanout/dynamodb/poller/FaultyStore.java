@@ -14,7 +14,18 @@ import java.util.function.Predicate;
  */
 final class FaultyStore implements CheckpointStore {
     final CheckpointStore real = CheckpointStore.inMemory();
-    final List<String> calls = new CopyOnWriteArrayList<>();
+    final List<String> calls = new CopyOnWriteArrayList<>() {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public boolean add(String call) {
+            boolean added = super.add(call);
+            synchronized (FaultyStore.this) {
+                FaultyStore.this.notifyAll();
+            }
+            return added;
+        }
+    };
     final AtomicInteger claimFailures = new AtomicInteger();
     final AtomicInteger renewFailures = new AtomicInteger();
     final AtomicInteger releaseFailures = new AtomicInteger();
@@ -67,5 +78,18 @@ final class FaultyStore implements CheckpointStore {
 
     long count(String prefix) {
         return calls.stream().filter(c -> c.startsWith(prefix)).count();
+    }
+
+    /** Waits, on the store's calls (no sleeping), until {@code n} calls start with {@code prefix}; false on timeout. */
+    synchronized boolean await(String prefix, long n, java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (count(prefix) < n) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            wait(left / 1_000_000 + 1);
+        }
+        return true;
     }
 }

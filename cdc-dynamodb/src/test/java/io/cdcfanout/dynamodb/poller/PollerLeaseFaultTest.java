@@ -86,11 +86,7 @@ class PollerLeaseFaultTest {
                 put(local.client(), table, v);
             }
             assertTrue(sink.await(20, WAIT), "got " + sink.size() + "; " + poller.failure());
-            long deadline = System.currentTimeMillis() + WAIT.toMillis();
-            while (store.count("renew ") <= 5 && System.currentTimeMillis() < deadline) {
-                Thread.sleep(20); // renewals come with discovery, every 100 ms
-            }
-            assertTrue(store.count("renew ") > 5, store.calls.toString());
+            assertTrue(store.await("renew ", 6, WAIT), store.calls.toString()); // renewals come every 100 ms
             assertTrue(store.count("release ") >= 1, store.calls.toString());
             assertEquals(Optional.empty(), poller.failure());
         }
@@ -115,11 +111,8 @@ class PollerLeaseFaultTest {
             long renewalsBefore = store.count("renew ");
             wire.inject(WireFaults.operation("DescribeStream"),
                     WireFaults.Fault.awsJson(400, "LimitExceededException"), 12);
-            long deadline = System.currentTimeMillis() + WAIT.toMillis();
-            while (!wire.exhausted() && System.currentTimeMillis() < deadline) {
-                Thread.sleep(20); // waiting on a real server, not on the poller's clock
-            }
-            assertTrue(wire.exhausted(), "the throttled DescribeStream calls happened: " + wire.faulted().size());
+            assertTrue(wire.awaitExhausted(WAIT), "the throttled DescribeStream calls happened: "
+                    + wire.faulted().size());
             assertTrue(store.count("renew ") - renewalsBefore >= 2,
                     "leases renewed during " + wire.faulted().size() + " throttled DescribeStream calls: "
                             + (store.count("renew ") - renewalsBefore));
@@ -136,10 +129,12 @@ class PollerLeaseFaultTest {
         String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
         FaultyStore store = new FaultyStore();
         List<String> lost = new CopyOnWriteArrayList<>();
+        java.util.concurrent.CountDownLatch gaveUp = new java.util.concurrent.CountDownLatch(1);
         PollerListener listener = new PollerListener() {
             @Override
             public void onShardLost(String shardId, String reason) {
                 lost.add(shardId + ": " + reason);
+                gaveUp.countDown();
             }
         };
         ArrivalSink sink = new ArrivalSink();
@@ -150,11 +145,9 @@ class PollerLeaseFaultTest {
             }
             assertTrue(sink.await(10, WAIT), "got " + sink.size());
             store.takenOver = true;
-            long deadline = System.currentTimeMillis() + WAIT.toMillis();
-            while (lost.isEmpty() && System.currentTimeMillis() < deadline) {
-                Thread.sleep(20);
-            }
-            assertEquals(1, lost.size(), "the shard was given up: " + lost);
+            assertTrue(gaveUp.await(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS), "the shard was "
+                    + "given up");
+            assertEquals(1, lost.size(), "the shard was given up once: " + lost);
             assertFalse(poller.isStopped(), "the poller goes on: " + poller.failure());
             for (int v = 11; v <= 20; v++) {
                 put(local.client(), table, v);
@@ -183,11 +176,8 @@ class PollerLeaseFaultTest {
             local.rollover();
             put(local.client(), table, 2);
             assertTrue(sink.await(2, WAIT), "got " + sink.size());
-            long deadline = System.currentTimeMillis() + WAIT.toMillis();
-            while (store.count("release ") == 0 && System.currentTimeMillis() < deadline) {
-                Thread.sleep(20);
-            }
-            assertEquals(1, store.count("release "), "released while running: " + store.calls);
+            assertTrue(store.await("release ", 1, WAIT), "released while running: " + store.calls);
+            assertEquals(1, store.count("release "), "released once: " + store.calls);
             assertTrue(store.calls.indexOf(store.calls.stream().filter(c -> c.startsWith("release ")).findFirst()
                     .orElseThrow()) > store.calls.lastIndexOf(store.calls.stream()
                             .filter(c -> c.endsWith(" finished")).reduce((a, b) -> b).orElseThrow()),
