@@ -72,6 +72,17 @@ public final class ChangeEvent<T> {
         if (operation == Operation.REMOVE && after != null) {
             throw new IllegalArgumentException("after must be absent for a REMOVE (event " + eventId + ")");
         }
+        if (operation == Operation.SNAPSHOT && before != null) {
+            throw new IllegalArgumentException("before must be absent for a SNAPSHOT (event " + eventId + ")");
+        }
+        if (operation == Operation.SNAPSHOT && !Position.SNAPSHOT.equals(position)) {
+            throw new IllegalArgumentException("position must be Position.SNAPSHOT for a SNAPSHOT (event "
+                    + eventId + " had " + position + ")");
+        }
+        if (operation != Operation.SNAPSHOT && Position.SNAPSHOT_SHARD.equals(position.shardId())) {
+            throw new IllegalArgumentException("shard id '" + Position.SNAPSHOT_SHARD + "' is reserved for "
+                    + "SNAPSHOT events (event " + eventId + ", operation " + operation + ")");
+        }
         if (ttlExpiry && operation != Operation.REMOVE) {
             throw new IllegalArgumentException("ttlExpiry is only possible for a REMOVE (was "
                     + operation + ", event " + eventId + ")");
@@ -135,7 +146,7 @@ public final class ChangeEvent<T> {
         return mapped;
     }
 
-    /** INSERT, MODIFY or REMOVE. */
+    /** INSERT, MODIFY, REMOVE, or SNAPSHOT for an item read by a snapshot of the table. */
     public Operation operation() {
         return operation;
     }

@@ -17,6 +17,15 @@ public record Position(String shardId, String sequenceNumber) implements Compara
     public static final String UNKNOWN_SHARD = "unknown-shard";
 
     /**
+     * The shard id of {@link Operation#SNAPSHOT} events. Their sequence number is 0, below every stream
+     * position, so a sink that keeps the newest version of an item lets any stream change win.
+     */
+    public static final String SNAPSHOT_SHARD = "snapshot";
+
+    /** The position of every {@link Operation#SNAPSHOT} event. */
+    public static final Position SNAPSHOT = new Position(SNAPSHOT_SHARD, "0");
+
+    /**
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if shardId is blank or sequenceNumber is not a decimal number
      */
@@ -62,10 +71,11 @@ public record Position(String shardId, String sequenceNumber) implements Compara
 
     /**
      * Whether the source named the shard. Only then do the positions of one shard id form one ordered
-     * sequence that a sink may reason about (say, "everything up to here is archived").
+     * sequence that a sink may reason about (say, "everything up to here is archived"). False for
+     * {@link #UNKNOWN_SHARD} and {@link #SNAPSHOT_SHARD}.
      */
     public boolean shardKnown() {
-        return !UNKNOWN_SHARD.equals(shardId);
+        return !UNKNOWN_SHARD.equals(shardId) && !SNAPSHOT_SHARD.equals(shardId);
     }
 
     @Override

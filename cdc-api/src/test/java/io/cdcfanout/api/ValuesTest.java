@@ -139,4 +139,23 @@ class ValuesTest {
         assertTrue(CdcException.retryable("throttled", null).retryable());
         assertFalse(CdcException.fatal("no such table", null).retryable());
     }
+
+    @Test
+    void aSnapshotEventHasAnAfterImageOnlyAndTheSnapshotPosition() {
+        ChangeEvent<Map<String, Object>> e = event(Operation.SNAPSHOT).position(Position.SNAPSHOT)
+                .after(Map.of("id", "c1")).build();
+        assertFalse(e.position().shardKnown(), "a snapshot's positions are not a shard's sequence");
+        assertTrue(new Position("shard-1", "1").isAfter(new Position("shard-1", Position.SNAPSHOT.sequenceNumber())));
+        IllegalArgumentException withBefore = assertThrows(IllegalArgumentException.class,
+                () -> event(Operation.SNAPSHOT).position(Position.SNAPSHOT).before(Map.of("id", "c1")).build());
+        assertEquals("before must be absent for a SNAPSHOT (event e1)", withBefore.getMessage());
+        IllegalArgumentException elsewhere = assertThrows(IllegalArgumentException.class,
+                () -> event(Operation.SNAPSHOT).after(Map.of("id", "c1")).build());
+        assertEquals("position must be Position.SNAPSHOT for a SNAPSHOT (event e1 had shard-1/100)",
+                elsewhere.getMessage());
+        IllegalArgumentException reserved = assertThrows(IllegalArgumentException.class,
+                () -> event(Operation.INSERT).position(new Position(Position.SNAPSHOT_SHARD, "5")).build());
+        assertEquals("shard id 'snapshot' is reserved for SNAPSHOT events (event e1, operation INSERT)",
+                reserved.getMessage());
+    }
 }

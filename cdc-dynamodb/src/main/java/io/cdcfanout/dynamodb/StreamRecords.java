@@ -83,6 +83,10 @@ public final class StreamRecords {
         if (shardId.isBlank()) {
             defects.add("the shard id must not be blank; the event shows " + UNKNOWN_SHARD);
             shardId = UNKNOWN_SHARD;
+        } else if (Position.SNAPSHOT_SHARD.equals(shardId)) {
+            defects.add("the shard id '" + Position.SNAPSHOT_SHARD + "' is reserved for snapshot events; the event shows "
+                    + UNKNOWN_SHARD);
+            shardId = UNKNOWN_SHARD;
         }
         StreamRecord sr = record.dynamodb();
         if (sr == null) {

@@ -177,4 +177,28 @@ class S3SinkWithoutShardTest {
         assertEquals(Set.of("archive/table=Invoices/dt=2026-11-24/hour=19/shardId-1-101-103.jsonl.gz"),
                 s3.contents(bucket).keySet());
     }
+
+    @Test
+    void snapshotItemsAreArchivedOnceUnderTheirOwnNamesAcrossRestartsAndContainers() {
+        String bucket = newBucket();
+        TestEvents t = TestEvents.forTable("Invoices", "id").shard("shardId-1").nextSequence(1).clock(new ManualClock(T0));
+        List<ChangeEvent<Map<String, Object>>> snapshot = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            ChangeEvent<Map<String, Object>> e = t.insert("inv-" + i, Map.of("amount", i));
+            snapshot.add(ChangeEvent.<Map<String, Object>>builder().operation(io.cdcfanout.api.Operation.SNAPSHOT)
+                    .source(e.source()).position(Position.SNAPSHOT).creationTime(T0).eventId("snapshot-inv-" + i)
+                    .key(e.key()).after(e.after().orElseThrow()).sizeBytes(e.sizeBytes()).build());
+        }
+        // Three pages through two containers, then a restarted segment reads pages 2 and 3 again.
+        assertTrue(write(sink(bucket), snapshot.subList(0, 10)).allDelivered());
+        assertTrue(write(sink(bucket), snapshot.subList(10, 20)).allDelivered());
+        assertTrue(write(sink(bucket), snapshot.subList(20, 30)).allDelivered());
+        SinkResult again = write(sink(bucket), snapshot.subList(10, 30));
+        assertTrue(again.allDelivered());
+        assertEquals(20L, again.counters().get("s3.skipped"));
+        assertEquals(30, archive(bucket).size(), "every item once");
+        assertTrue(s3.contents(bucket).keySet().stream().filter(k -> k.endsWith(".jsonl.gz"))
+                .allMatch(k -> k.contains("/" + Position.SNAPSHOT_SHARD + "-0-0-")), s3.contents(bucket).keySet()::toString);
+        assertTrue(archive(bucket).stream().allMatch(line -> line.contains("\"SNAPSHOT\"")), "the kind is in each line");
+    }
 }

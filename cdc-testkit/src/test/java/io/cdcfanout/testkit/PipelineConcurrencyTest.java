@@ -168,6 +168,7 @@ class PipelineConcurrencyTest {
                     mine.add(switch (op) {
                         case INSERT -> events.insert(key, Map.of("i", i));
                         case MODIFY -> events.modify(key, Map.of("i", i - 1), Map.of("i", i));
+                        case SNAPSHOT -> throw new AssertionError("only stream operations are drawn");
                         case REMOVE -> events.remove(key, Map.of("i", i - 1));
                     });
                 }

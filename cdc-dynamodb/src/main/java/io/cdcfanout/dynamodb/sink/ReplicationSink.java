@@ -58,6 +58,14 @@ import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedExce
  * that attribute). It costs one small item per deleted key for that time. {@link Builder#plainDeletes}
  * deletes instead, and a replay may then bring a deleted item back until it reaches the delete again.
  *
+ * <p><b>Snapshot events.</b> An {@link Operation#SNAPSHOT} item carries the version 0, so it is written
+ * only where the target holds no version at all: never over an item or a tombstone that a stream
+ * change wrote, and in a call a snapshot event never supersedes a change of its key. With the stream
+ * read from at or before the snapshot's start, the replica ends equal to the source, with no deleted
+ * item brought back, provided a snapshot event is written within the tombstone retention of its read.
+ * Snapshot events need tombstones and one-way replication; otherwise they are refused with that
+ * reason.
+ *
  * <p><b>Two-way (multi-master).</b> With {@link Builder#twoWay}, two or more tables replicate into
  * each other without loops and converge: every write has a clock (the application's order value, a
  * delete before a put, the side's name, the write's sequence number in its side's stream), the
@@ -186,15 +194,28 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     public SinkResult write(SinkBatch<? extends Map<String, AttributeValue>> batch) {
         List<? extends ChangeEvent<? extends Map<String, AttributeValue>>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
-        // The last event of each key wins; earlier ones are superseded within this call.
+        // The last event of each key wins; earlier ones are superseded within this call. A snapshot
+        // event never supersedes a stream change: any change is newer than what a snapshot read.
         Map<EventKey, Integer> last = new LinkedHashMap<>();
         for (int i = 0; i < events.size(); i++) {
-            last.put(events.get(i).key(), i);
+            ChangeEvent<?> e = events.get(i);
+            Integer kept = last.get(e.key());
+            if (kept == null || e.operation() != Operation.SNAPSHOT
+                    || events.get(kept).operation() == Operation.SNAPSHOT) {
+                last.put(e.key(), i);
+            }
         }
         List<Integer> todo = new ArrayList<>(last.size());
         for (int i : last.values()) {
             ChangeEvent<? extends Map<String, AttributeValue>> e = events.get(i);
             if (e.operation() == Operation.REMOVE && e.ttlExpiry() && skipTtlDeletes) {
+                continue;
+            }
+            if (e.operation() == Operation.SNAPSHOT && (plainDeletes || orderAttribute != null)) {
+                result.fail(i, "event " + e.eventId() + " is a SNAPSHOT: "
+                        + (plainDeletes ? "plainDeletes leaves no tombstone, so a snapshot could bring a deleted "
+                                + "item back; replicate snapshots with tombstones (the default)"
+                                : "two-way replication does not take snapshot events"), false);
                 continue;
             }
             if (e.operation() != Operation.REMOVE && e.after().isEmpty()) {

@@ -268,4 +268,22 @@ class MaterializedViewSinkTest {
                 lambdaEvent("d", "u2", "4")))).allDelivered());
         assertEquals(Map.of("u1", 2, "u2", 2), counts(db, view));
     }
+
+    @Test
+    void aSnapshotEventIsRefusedWithTheReasonAndTheStreamEventsBesideItCount() {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        DynamoDbClient db = local.client();
+        String view = LocalDynamoDb.uniqueName("SnapshotView");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        ChangeEvent<Map<String, AttributeValue>> snapshot = lambdaEvent("s1", "u1", "1").toBuilder()
+                .operation(Operation.SNAPSHOT).position(io.cdcfanout.api.Position.SNAPSHOT).eventId("snapshot-s1").build();
+        MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink.<Map<String, AttributeValue>>builder()
+                .client(db).table(view).ledgerTable(ledger(db)).updates(MaterializedViewSinkTest::usage).build();
+        SinkResult r = sink.write(SinkBatch.of("v", 1, List.of(snapshot, lambdaEvent("e1", "u1", "100"))));
+        assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
+        assertTrue(r.reason(0).startsWith("event snapshot-s1 is a SNAPSHOT: a materialized view does not take "
+                + "snapshot events"), r.reason(0));
+        assertEquals(SinkResult.Status.DELIVERED, r.status(1));
+        assertEquals(Map.of("u1", 1), counts(db, view));
+    }
 }

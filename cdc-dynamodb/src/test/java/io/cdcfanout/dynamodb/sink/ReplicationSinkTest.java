@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Operation;
+import io.cdcfanout.api.Position;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.api.sink.SinkUnavailableException;
@@ -190,5 +192,82 @@ class ReplicationSinkTest {
         assertEquals("origin is required: a name for this replicator's source, such as its region (\"us-east-1\"), "
                 + "written to cdc_origin in every item it writes so that a reader, or the opposite replicator of a "
                 + "two-way pair, knows where the item came from", e.getMessage());
+    }
+
+    /** Snapshot items as a scan of the source read them, keyed like the stream's events of the same items. */
+    private static List<ChangeEvent<Map<String, AttributeValue>>> snapshotOf(Map<String, Map<String, AttributeValue>> items,
+            List<ChangeEvent<Map<String, AttributeValue>>> streamEvents) {
+        Map<String, ChangeEvent<Map<String, AttributeValue>>> byId = new HashMap<>();
+        streamEvents.forEach(e -> byId.put(e.key().values().get("id").toString(), e));
+        List<ChangeEvent<Map<String, AttributeValue>>> snapshot = new ArrayList<>();
+        items.forEach((id, item) -> snapshot.add(byId.get(id).toBuilder().operation(Operation.SNAPSHOT)
+                .position(Position.SNAPSHOT).eventId("snapshot-" + id).before(null).after(item)
+                .changedAttributes(null).ttlExpiry(false).build()));
+        return snapshot;
+    }
+
+    @ParameterizedTest
+    @EnumSource(ReplicationSink.WriteMode.class)
+    void aSnapshotNeverOverwritesAStreamChangeNorBringsADeletedItemBack(ReplicationSink.WriteMode mode) {
+        String table = LocalDynamoDb.uniqueName("Customers");
+        String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        DynamoDbClient target = local.client(mode == ReplicationSink.WriteMode.BATCHED ? "ap-south-1" : "ap-east-1");
+        LocalDynamoDb.createTable(target, table, StreamViewType.NEW_IMAGE, "id:S");
+        for (String id : List.of("a", "b", "c", "d")) {
+            local.client().putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n("1"))));
+        }
+        int before = eventsOf(arn).size();
+        Map<String, Map<String, AttributeValue>> read = Replicas.items(local.client(), table); // the snapshot
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("a"), "v", n("2"))));
+        local.client().deleteItem(r -> r.tableName(table).key(Map.of("id", s("b"))));
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("e"), "v", n("1"))));
+        List<ChangeEvent<Map<String, AttributeValue>>> all = eventsOf(arn);
+        List<ChangeEvent<Map<String, AttributeValue>>> changes = all.subList(before, all.size()); // the overlap
+        List<ChangeEvent<Map<String, AttributeValue>>> snapshot = snapshotOf(read, all);
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("us-east-1")
+                .writeMode(mode).build();
+
+        // The stream's changes land first, the snapshot later: it fills only what no change wrote.
+        assertTrue(sink.write(SinkBatch.of("replica", 1, changes)).allDelivered());
+        SinkResult late = sink.write(SinkBatch.of("replica", 2, snapshot));
+        assertTrue(late.allDelivered(), late.toString());
+        Map<String, Map<String, AttributeValue>> source = Replicas.items(local.client(), table);
+        assertEquals(source, Replicas.items(target, table), "a kept v=2, b stays deleted, c and d came from the snapshot");
+
+        // In one call, a snapshot item after a change of its key does not supersede the change.
+        String table2 = LocalDynamoDb.uniqueName("Customers");
+        LocalDynamoDb.createTable(target, table2, StreamViewType.NEW_IMAGE, "id:S");
+        ReplicationSink sink2 = ReplicationSink.builder().client(target).table(table2).origin("us-east-1")
+                .writeMode(mode).build();
+        List<ChangeEvent<Map<String, AttributeValue>>> mixed = new ArrayList<>(changes);
+        mixed.addAll(snapshot);
+        assertTrue(sink2.write(SinkBatch.of("replica", 1, mixed)).allDelivered());
+        assertEquals(source, Replicas.items(target, table2));
+
+        // A snapshot first and the changes after it: the same end state; a replayed snapshot changes nothing.
+        String table3 = LocalDynamoDb.uniqueName("Customers");
+        LocalDynamoDb.createTable(target, table3, StreamViewType.NEW_IMAGE, "id:S");
+        ReplicationSink sink3 = ReplicationSink.builder().client(target).table(table3).origin("us-east-1")
+                .writeMode(mode).build();
+        assertTrue(sink3.write(SinkBatch.of("replica", 1, snapshot)).allDelivered());
+        assertTrue(sink3.write(SinkBatch.of("replica", 2, changes)).allDelivered());
+        assertTrue(sink3.write(SinkBatch.of("replica", 3, snapshot)).allDelivered());
+        assertEquals(source, Replicas.items(target, table3));
+    }
+
+    @Test
+    void aSnapshotIsRefusedWherePlainDeletesCouldLetItBringADeletedItemBack() {
+        String table = LocalDynamoDb.uniqueName("Customers");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        DynamoDbClient target = local.client("ap-east-2");
+        LocalDynamoDb.createTable(target, table, null, "id:S");
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("a"))));
+        List<ChangeEvent<Map<String, AttributeValue>>> snapshot = snapshotOf(Replicas.items(local.client(), table),
+                eventsOf(arn));
+        ReplicationSink sink = ReplicationSink.builder().client(target).table(table).origin("o").plainDeletes().build();
+        SinkResult r = sink.write(SinkBatch.of("replica", 1, snapshot));
+        assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
+        assertTrue(r.reason(0).contains("plainDeletes leaves no tombstone"), r.reason(0));
+        assertEquals(Map.of(), Replicas.items(target, table));
     }
 }
