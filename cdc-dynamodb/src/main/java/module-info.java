@@ -18,4 +18,5 @@ module io.cdcfanout.dynamodb {
     exports io.cdcfanout.dynamodb.lambda;
     exports io.cdcfanout.dynamodb.poller;
     exports io.cdcfanout.dynamodb.sink;
+    exports io.cdcfanout.dynamodb.snapshot;
 }

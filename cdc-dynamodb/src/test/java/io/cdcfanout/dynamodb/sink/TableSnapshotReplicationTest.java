@@ -1,0 +1,150 @@
+package io.cdcfanout.dynamodb.sink;
+
+import static io.cdcfanout.local.LocalDynamoDb.n;
+import static io.cdcfanout.local.LocalDynamoDb.s;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cdcfanout.api.CdcException;
+import io.cdcfanout.api.pipeline.BufferPolicy;
+import io.cdcfanout.api.pipeline.Pipeline;
+import io.cdcfanout.api.pipeline.Route;
+import io.cdcfanout.dynamodb.poller.StreamPoller;
+import io.cdcfanout.dynamodb.snapshot.SnapshotCheckpoints;
+import io.cdcfanout.dynamodb.snapshot.SnapshotProgress;
+import io.cdcfanout.dynamodb.snapshot.TableSnapshot;
+import io.cdcfanout.local.LocalDynamoDb;
+import io.cdcfanout.testkit.RecordingDeadLetterSink;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.PutRequest;
+import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
+import software.amazon.awssdk.services.dynamodb.model.WriteRequest;
+
+/**
+ * Backfill of a table whose items were written before its stream was enabled: the poller reads the
+ * stream from before the snapshot starts, a Parallel Scan snapshot runs (and is killed and resumed)
+ * while puts, updates and deletes hit the same keys, and the replica ends equal to the source.
+ */
+class TableSnapshotReplicationTest {
+    private static final int ITEMS = 2_000;
+
+    @TempDir
+    Path checkpointDir;
+
+    @Test
+    void anExistingTableIsReplicatedExactlyAcrossAKilledAndResumedSnapshotWithConcurrentChanges() throws Exception {
+        LocalDynamoDb local = LocalDynamoDb.get();
+        DynamoDbClient db = local.client();
+        String table = LocalDynamoDb.uniqueName("Customers");
+        LocalDynamoDb.createTable(db, table, null, "id:S");
+        List<WriteRequest> batch = new ArrayList<>();
+        for (int i = 0; i < ITEMS; i++) {
+            batch.add(WriteRequest.builder().putRequest(PutRequest.builder().item(Map.of("id", s("c" + i),
+                    "v", n("0"), "name", s("customer " + i))).build()).build());
+            if (batch.size() == 25 || i == ITEMS - 1) {
+                List<WriteRequest> chunk = List.copyOf(batch);
+                db.batchWriteItem(r -> r.requestItems(Map.of(table, chunk)));
+                batch.clear();
+            }
+        }
+        // The stream starts now: it holds none of the items above.
+        db.updateTable(r -> r.tableName(table).streamSpecification(sp -> sp.streamEnabled(true)
+                .streamViewType(StreamViewType.NEW_AND_OLD_IMAGES)));
+        String arn = db.describeTable(r -> r.tableName(table)).table().latestStreamArn();
+        String region = "me-south-1";
+        LocalDynamoDb.createTable(local.client(region), table, null, "id:S");
+
+        RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
+        Replicas.Activity activity = new Replicas.Activity();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("replica")
+                        .sink(ReplicationSink.builder().client(local.client(region)).table(table).origin("src").build())
+                        .buffer(BufferPolicy.builder().maxEvents(100).build())
+                        .build())
+                .deadLetterSink(deadLetters).listener(activity).build();
+                // The handoff: the stream consumer runs from before the snapshot's start, and during it.
+                StreamPoller poller = StreamPoller.builder().streamsClient(local.streams()).streamArn(arn)
+                        .pipeline(pipeline).pollInterval(Duration.ofMillis(10)).build().start()) {
+            AtomicInteger churn = new AtomicInteger();
+            Thread writer = new Thread(() -> {
+                Random random = new Random(11);
+                for (int i = 0; i < 600; i++) {
+                    String id = "c" + random.nextInt(ITEMS + 200); // some new keys too
+                    int v = i + 1;
+                    switch (random.nextInt(4)) {
+                        case 0 -> db.deleteItem(r -> r.tableName(table).key(Map.of("id", s(id))));
+                        case 1 -> db.updateItem(r -> r.tableName(table).key(Map.of("id", s(id)))
+                                .updateExpression("SET v = :v").expressionAttributeValues(Map.of(":v", n("" + v))));
+                        default -> db.putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n("" + v))));
+                    }
+                    churn.incrementAndGet();
+                }
+            });
+            writer.start();
+
+            // First run: the process dies after 7 saved pages (the store refuses further saves).
+            SnapshotCheckpoints durable = SnapshotCheckpoints.directory(checkpointDir);
+            AtomicInteger saves = new AtomicInteger();
+            SnapshotCheckpoints dying = new SnapshotCheckpoints() {
+                @Override
+                public Optional<String> load(String unit) {
+                    return durable.load(unit);
+                }
+
+                @Override
+                public void save(String unit, String token) {
+                    if (saves.incrementAndGet() > 7) {
+                        throw new IllegalStateException("killed");
+                    }
+                    durable.save(unit, token);
+                }
+            };
+            TableSnapshot.Builder snapshot = TableSnapshot.builder().client(db).table(table).totalSegments(4)
+                    .threads(2).pageLimit(100);
+            assertThrows(CdcException.class, () -> snapshot.checkpoints(dying).build().run(pipeline));
+            long firstRunPages = 7;
+
+            // Second run, a new process: resumes each segment at its checkpoint.
+            List<SnapshotProgress> reports = new CopyOnWriteArrayList<>();
+            long resumed = snapshot.checkpoints(SnapshotCheckpoints.directory(checkpointDir)).progress(reports::add)
+                    .build().run(pipeline);
+            assertTrue(resumed < ITEMS + 200 && resumed > 0, "resumed, not restarted: " + resumed + " items");
+            assertTrue(resumed <= ITEMS + 200 - (firstRunPages - 2) * 100 + 200, "at most the pages in flight again");
+            SnapshotProgress last = reports.get(reports.size() - 1);
+            assertEquals(4, reports.stream().mapToInt(SnapshotProgress::unitsDone).max().orElse(0));
+            assertEquals(4, last.units());
+            assertTrue(reports.stream().allMatch(p -> p.itemsPerSecond() >= 0));
+            writer.join();
+
+            Map<String, Map<String, AttributeValue>> source = Replicas.items(db, table);
+            AtomicReference<Map<String, Map<String, AttributeValue>>> replica = new AtomicReference<>(Map.of());
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!source.equals(replica.updateAndGet(x -> Replicas.items(local.client(region), table)))
+                    && System.nanoTime() < deadline) {
+                activity.await(Duration.ofMillis(500)); // the replica changes only when the route delivers
+            }
+            Map<String, Map<String, AttributeValue>> differing = new HashMap<>(replica.get());
+            differing.entrySet().removeIf(e -> e.getValue().equals(source.get(e.getKey())));
+            assertEquals(source.size(), replica.get().size(), "items differ: " + differing.keySet());
+            assertEquals(source, replica.get(), "the replica equals the source; no deleted item is present");
+            assertTrue(poller.failure().isEmpty());
+            assertEquals(600, churn.get());
+        }
+        assertEquals(0, deadLetters.letters().size());
+    }
+}
