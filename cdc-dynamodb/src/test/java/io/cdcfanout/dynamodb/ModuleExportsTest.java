@@ -19,7 +19,7 @@ class ModuleExportsTest {
         Set<String> exported = new TreeSet<>();
         d.exports().forEach(e -> exported.add(e.source()));
         assertEquals(Set.of("io.cdcfanout.dynamodb", "io.cdcfanout.dynamodb.lambda", "io.cdcfanout.dynamodb.poller",
-                "io.cdcfanout.dynamodb.sink"),
+                "io.cdcfanout.dynamodb.sink", "io.cdcfanout.dynamodb.snapshot"),
                 exported);
         assertTrue(d.packages().contains("io.cdcfanout.dynamodb.internal"));
     }
