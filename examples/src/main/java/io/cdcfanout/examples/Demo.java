@@ -1,5 +1,6 @@
 package io.cdcfanout.examples;
 
+import io.cdcfanout.examples.backfill.BackfillExample;
 import io.cdcfanout.examples.friends.FriendNotificationExample;
 import io.cdcfanout.examples.invoices.InvoiceArchive;
 import io.cdcfanout.examples.invoices.InvoiceArchiveExample;
@@ -50,13 +51,13 @@ public final class Demo {
         out.println("cdc-fanout demo: starting DynamoDB Local, S3 (s3proxy) and the Firehose stand-in on loopback");
         try (Embedded env = new Embedded()) {
             out.println();
-            out.println("[1/6] Movies: create the table, load the sample, create, read, update and delete");
+            out.println("[1/7] Movies: create the table, load the sample, create, read, update and delete");
             MoviesExample.Result movies = MoviesExample.run(env, out);
             summary.add(new Line("movies", movies.changes().size() + " change events from " + movies.loaded()
                     + " loaded movies and 5 writes of Step 3", movies.changes().size() == movies.loaded() + 5));
 
             out.println();
-            out.println("[2/6] Invoice archive: Invoices -> Firehose (delivered to S3) and -> S3 directly, by day");
+            out.println("[2/7] Invoice archive: Invoices -> Firehose (delivered to S3) and -> S3 directly, by day");
             InvoiceArchiveExample.Result invoices = InvoiceArchiveExample.run(env, out, 300);
             int direct = lineCount(invoices.s3Objects());
             int viaFirehose = lineCount(invoices.firehoseObjects());
@@ -74,7 +75,7 @@ public final class Demo {
             invoices.firehoseObjects().keySet().forEach(k -> out.println("    s3://" + Embedded.BUCKET + "/" + k));
 
             out.println();
-            out.println("[3/6] Welcome email: only sign-ups send, and a replay sends nothing twice");
+            out.println("[3/7] Welcome email: only sign-ups send, and a replay sends nothing twice");
             WelcomeEmailExample.Result welcome = WelcomeEmailExample.run(env, out);
             summary.add(new Line("welcome", welcome.sent() + " emails for " + welcome.customers()
                     + " sign-ups, none for " + welcome.ttlExpiries() + " TTL expiry; replay sent "
@@ -83,7 +84,7 @@ public final class Demo {
                             && welcome.outbox() == welcome.customers() && welcome.ttlExpiries() == 1));
 
             out.println();
-            out.println("[4/6] Replication: one way to a second region, then two ways without loops");
+            out.println("[4/7] Replication: one way to a second region, then two ways without loops");
             ReplicationExample.Result replication = ReplicationExample.run(env, out);
             summary.add(new Line("replication", "replica equal to source: " + (replication.replicaEqual() ? "yes" : "no")
                     + " (" + replication.items() + " items); two-way equal: " + (replication.twoWayEqual() ? "yes" : "no")
@@ -92,17 +93,24 @@ public final class Demo {
                             && replication.twoWayTaken() <= replication.twoWayChanges()));
 
             out.println();
-            out.println("[5/6] Usage metrics: calls per user per hour, read three times");
+            out.println("[5/7] Usage metrics: calls per user per hour, read three times");
             UsageMetricsExample.Result usage = UsageMetricsExample.run(env, out);
             summary.add(new Line("metrics", "view exact after a first pass and two replays: "
                     + (usage.exact() ? "yes" : "no") + " " + usage.source(), usage.exact()));
 
             out.println();
-            out.println("[6/6] Friend notifications: a user-defined sink fans each picture out to the group");
+            out.println("[6/7] Friend notifications: a user-defined sink fans each picture out to the group");
             FriendNotificationExample.Result friends = FriendNotificationExample.run(env, out);
             summary.add(new Line("friends", friends.notifications() + " notifications (expected " + friends.expected()
                     + "); dead letters: " + friends.deadLetters().size(),
                     friends.notifications() == friends.expected() && friends.deadLetters().size() == 1));
+            out.println();
+            out.println("[7/7] Backfill: a replica of an existing Customers table, older than its stream");
+            BackfillExample.Result backfill = BackfillExample.run(env, out);
+            summary.add(new Line("backfill", "replica equal to source: " + (backfill.replicaEqual() ? "yes" : "no")
+                    + " (" + backfill.items() + " customers; " + backfill.loaded() + " older than the stream, "
+                    + backfill.snapshotItems() + " sent by the snapshot, " + backfill.changes()
+                    + " changes during it)", backfill.replicaEqual()));
             totals = env.totals();
         }
         out.println();
