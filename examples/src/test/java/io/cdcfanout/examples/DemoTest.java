@@ -21,7 +21,7 @@ class DemoTest {
         String text = captured.toString(StandardCharsets.UTF_8);
 
         assertEquals(List.of("movies", "invoices", "lag", "welcome", "replication", "metrics", "friends",
-                "dead letters"), summary.stream().map(Demo.Line::flow).toList());
+                "backfill", "dead letters"), summary.stream().map(Demo.Line::flow).toList());
         summary.forEach(line -> assertTrue(line.ok(), line.flow() + ": " + line.text()));
         // What a reader of the output is promised.
         assertTrue(text.contains("event: INSERT Movies (2013, \"Rush\")"), "the Movies events are shown");

@@ -84,6 +84,7 @@ public final class BackfillExample {
             application.start();
             // 3. The snapshot, into the same pipeline, reporting each finished segment.
             java.util.concurrent.atomic.AtomicInteger reported = new java.util.concurrent.atomic.AtomicInteger();
+            // DOC:begin
             sent = TableSnapshot.builder().client(source).table(TABLE).totalSegments(4).threads(2).pageLimit(100)
                     .progress(p -> {
                         if (p.unitsDone() > reported.getAndSet(p.unitsDone())) { // a segment finished
@@ -92,6 +93,7 @@ public final class BackfillExample {
                         }
                     })
                     .build().run(pipeline);
+            // DOC:end
             join(application);
             out.println("  snapshot sent " + sent + " customers; the application made " + changes + " changes meanwhile");
             progress.await(() -> ReplicationExample.items(source, TABLE).equals(ReplicationExample.items(replica, TABLE)),
