@@ -385,6 +385,9 @@ class StreamPollerTest {
                     throw new CdcException("store unreachable (injected)", true);
                 }
                 real.save(streamArn, shardId, owner, checkpoint);
+                synchronized (failures) {
+                    failures.notifyAll();
+                }
             }
 
             @Override
@@ -400,6 +403,17 @@ class StreamPollerTest {
                 put(local.client(), table, "f", v);
             }
             assertTrue(sink.await(30, WAIT), "got " + sink.size());
+            // Regression (flaky): closing right after delivery could leave fewer than 4 save attempts.
+            Position delivered = sink.arrivals().get(29).event().position();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            synchronized (failures) {
+                while (!real.load(arn).values().stream().anyMatch(c -> c.sequenceNumber() != null
+                        && Position.compareSequenceNumbers(delivered.sequenceNumber(), c.sequenceNumber()) == 0)
+                        && System.nanoTime() < deadline) {
+                    failures.wait(100); // woken by each stored checkpoint
+                }
+            }
+            assertTrue(System.nanoTime() < deadline, "the deferred checkpoint was stored while the poller ran");
             assertFalse(poller.failure().isPresent());
         }
         assertTrue(failures.get() > 3, "the store failed and was tried again");
