@@ -63,6 +63,7 @@ public final class TableSnapshot {
     private final int endSegment;
     private final int threads;
     private final int pageLimit;
+    private final int pagesInFlight;
     private final double readCapacityPerSecond;
     private final SnapshotCheckpoints checkpoints;
     private final Consumer<SnapshotProgress> progress;
@@ -84,6 +85,7 @@ public final class TableSnapshot {
         this.endSegment = b.endSegment < 0 ? b.totalSegments : b.endSegment;
         this.threads = b.threads;
         this.pageLimit = b.pageLimit;
+        this.pagesInFlight = b.pagesInFlight;
         this.readCapacityPerSecond = b.readCapacityPerSecond;
         this.checkpoints = b.checkpoints;
         this.progress = b.progress;
@@ -177,6 +179,9 @@ public final class TableSnapshot {
             return;
         }
         Map<String, AttributeValue> start = saved.map(ScanKeys::decode).orElse(null);
+        // Pages in flight, oldest first: the next page is read while earlier ones are written, and each
+        // page's resume key is saved only once it and every page before it are acknowledged.
+        java.util.ArrayDeque<Page> inFlight = new java.util.ArrayDeque<>();
         do {
             sleeper.sleep(run.rate.waitBeforeNext());
             Map<String, AttributeValue> from = start;
@@ -197,20 +202,33 @@ public final class TableSnapshot {
             for (Map<String, AttributeValue> item : page.items()) {
                 events.add(event(run, item, readAt));
             }
-            if (!events.isEmpty()) {
-                BatchResult<Map<String, AttributeValue>> result = run.pipeline.submit(events).join();
-                if (!result.succeeded()) {
-                    throw new CdcException("snapshot of table '" + table + "' segment " + segment + " of "
-                            + totalSegments + ": " + result.failures().size() + " of " + events.size()
-                            + " items were not acknowledged; it resumes at its checkpoint", true);
-                }
-            }
             start = page.hasLastEvaluatedKey() && !page.lastEvaluatedKey().isEmpty() ? page.lastEvaluatedKey() : null;
-            checkpoints.save(unit, start == null ? SnapshotCheckpoints.DONE : ScanKeys.encode(start));
-            long items = run.items.addAndGet(events.size());
-            int done = start == null ? run.unitsDone.incrementAndGet() : run.unitsDone.get();
-            report(run, items, done);
+            inFlight.add(new Page(events.isEmpty() ? null : run.pipeline.submit(events), events.size(), start));
+            while (inFlight.size() > pagesInFlight || start == null && !inFlight.isEmpty()) {
+                settle(run, segment, inFlight.removeFirst());
+            }
         } while (start != null);
+    }
+
+    /** A page sent to the pipeline: its result, its size, and the resume key after it (null: the end). */
+    private record Page(java.util.concurrent.CompletableFuture<BatchResult<Map<String, AttributeValue>>> result,
+            int size, Map<String, AttributeValue> next) {
+    }
+
+    /** Waits for a page's acknowledgement, then saves the segment's resume key and reports progress. */
+    private void settle(Run run, int segment, Page page) {
+        if (page.result() != null) {
+            BatchResult<Map<String, AttributeValue>> result = page.result().join();
+            if (!result.succeeded()) {
+                throw new CdcException("snapshot of table '" + table + "' segment " + segment + " of "
+                        + totalSegments + ": " + result.failures().size() + " of " + page.size()
+                        + " items were not acknowledged; it resumes at its checkpoint", true);
+            }
+        }
+        checkpoints.save(unit(segment), page.next() == null ? SnapshotCheckpoints.DONE : ScanKeys.encode(page.next()));
+        long items = run.items.addAndGet(page.size());
+        int done = page.next() == null ? run.unitsDone.incrementAndGet() : run.unitsDone.get();
+        report(run, items, done);
     }
 
     private void report(Run run, long items, int done) {
@@ -265,6 +283,7 @@ public final class TableSnapshot {
         private int endSegment = -1;
         private int threads = 1;
         private int pageLimit = 1000;
+        private int pagesInFlight = 2;
         private double readCapacityPerSecond;
         private SnapshotCheckpoints checkpoints = SnapshotCheckpoints.inMemory();
         private Consumer<SnapshotProgress> progress;
@@ -319,6 +338,18 @@ public final class TableSnapshot {
                 throw new IllegalArgumentException("pageLimit must be at least 1 (was " + pageLimit + ")");
             }
             this.pageLimit = pageLimit;
+            return this;
+        }
+
+        /**
+         * Pages of a segment sent to the pipeline and not yet acknowledged while the next is read;
+         * default 2. A restart sends up to this many pages again.
+         */
+        public Builder pagesInFlight(int pagesInFlight) {
+            if (pagesInFlight < 1) {
+                throw new IllegalArgumentException("pagesInFlight must be at least 1 (was " + pagesInFlight + ")");
+            }
+            this.pagesInFlight = pagesInFlight;
             return this;
         }
 
