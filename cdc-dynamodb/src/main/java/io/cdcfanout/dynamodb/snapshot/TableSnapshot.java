@@ -43,7 +43,8 @@ import software.amazon.awssdk.services.dynamodb.model.TableDescription;
  * {@link Operation#SNAPSHOT} event. Segments are read by a pool of threads, at most
  * {@link Builder#readCapacityPerSecond} read capacity units per second in all, and each segment's
  * progress is saved after every page the pipeline acknowledged, so a restarted snapshot resumes each
- * segment there (items of the page in flight at a crash are sent again; the sinks take them once).
+ * segment there (the pages in flight at a crash, {@link Builder#pagesInFlight} per segment, are sent again; the sinks
+ * take them once).
  *
  * <p>A process may read a range of the segments ({@link Builder#segments}): several processes, each
  * with its own range of the same {@code totalSegments}, share a large table. Read the stream from at
