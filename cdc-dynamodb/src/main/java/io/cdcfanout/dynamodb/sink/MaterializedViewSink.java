@@ -6,9 +6,6 @@ import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.aws.internal.AwsErrors;
 import io.cdcfanout.dynamodb.internal.DynamoDbErrors;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -532,12 +529,8 @@ public final class MaterializedViewSink<T> implements Sink<T> {
             b.append('\0');
         }
         b.append('\1').append(e.key().table()).append('\1').append(e.key().canonical());
-        try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(b.toString().getBytes(StandardCharsets.UTF_8));
-            return Base64.getUrlEncoder().withoutPadding().encodeToString(digest);
-        } catch (NoSuchAlgorithmException impossible) {
-            throw new IllegalStateException(impossible);
-        }
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(
+                io.cdcfanout.dynamodb.internal.Digests.sha256(b.toString()));
     }
 
     private static AttributeValue s(String v) {

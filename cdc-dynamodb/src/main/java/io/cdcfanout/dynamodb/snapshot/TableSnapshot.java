@@ -10,9 +10,7 @@ import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.dynamodb.StreamRecords;
 import io.cdcfanout.dynamodb.internal.AttributeValues;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import io.cdcfanout.dynamodb.internal.Digests;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -117,8 +115,10 @@ public final class TableSnapshot {
         Source source = description.latestStreamArn() != null ? StreamRecords.sourceOf(description.latestStreamArn())
                 : Source.ofTable(table);
         Run run = new Run(pipeline, keyNames, source, clock.instant());
+        Map<Integer, Optional<String>> saved = new java.util.HashMap<>();
         for (int s = firstSegment; s < endSegment; s++) {
-            if (checkpoints.load(unit(s)).filter(SnapshotCheckpoints.DONE::equals).isPresent()) {
+            saved.put(s, checkpoints.load(unit(s)));
+            if (saved.get(s).filter(SnapshotCheckpoints.DONE::equals).isPresent()) {
                 run.unitsDone.incrementAndGet();
             }
         }
@@ -132,7 +132,7 @@ public final class TableSnapshot {
             for (int s = firstSegment; s < endSegment; s++) {
                 int segment = s;
                 segments.add(pool.submit(() -> {
-                    readSegment(run, segment);
+                    readSegment(run, segment, saved.get(segment));
                     return null;
                 }));
             }
@@ -173,9 +173,7 @@ public final class TableSnapshot {
         }
     }
 
-    private void readSegment(Run run, int segment) throws InterruptedException {
-        String unit = unit(segment);
-        Optional<String> saved = checkpoints.load(unit);
+    private void readSegment(Run run, int segment, Optional<String> saved) throws InterruptedException {
         if (saved.filter(SnapshotCheckpoints.DONE::equals).isPresent()) {
             return;
         }
@@ -184,7 +182,10 @@ public final class TableSnapshot {
         // page's resume key is saved only once it and every page before it are acknowledged.
         java.util.ArrayDeque<Page> inFlight = new java.util.ArrayDeque<>();
         do {
-            sleeper.sleep(run.rate.waitBeforeNext());
+            Duration wait = run.rate.waitBeforeNext();
+            if (!wait.isZero()) {
+                sleeper.sleep(wait);
+            }
             Map<String, AttributeValue> from = start;
             ScanResponse page;
             try {
@@ -259,20 +260,11 @@ public final class TableSnapshot {
                 .source(run.source)
                 .position(Position.SNAPSHOT)
                 .creationTime(readAt)
-                .eventId("snapshot-" + digest(table + "\n" + eventKey.canonical()))
+                .eventId("snapshot-" + HexFormat.of().formatHex(Digests.sha256(table + "\n" + eventKey.canonical()), 0, 16))
                 .key(eventKey)
                 .after(item)
                 .sizeBytes(AttributeValues.size(item))
                 .build();
-    }
-
-    private static String digest(String text) {
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d, 0, 16);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
     }
 
     /** Builds a {@link TableSnapshot}; {@code client} and {@code table} are required. */
