@@ -270,4 +270,39 @@ class ReplicationSinkTest {
         assertTrue(r.reason(0).contains("plainDeletes leaves no tombstone"), r.reason(0));
         assertEquals(Map.of(), Replicas.items(target, table));
     }
+
+    /**
+     * The Lambda path: changes carry no shard id, and with ParallelizationFactor two batches of one shard
+     * go to two handler instances; the snapshot still never beats a change.
+     */
+    @Test
+    void aSnapshotNeverBeatsAChangeOnTheLambdaPathWithConcurrentBatches() {
+        String table = LocalDynamoDb.uniqueName("Customers");
+        String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");
+        DynamoDbClient target = local.client("ap-east-1");
+        LocalDynamoDb.createTable(target, table, null, "id:S");
+        for (String id : List.of("a", "b", "c", "d")) {
+            local.client().putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n("1"))));
+        }
+        int before = eventsOf(arn).size();
+        Map<String, Map<String, AttributeValue>> read = Replicas.items(local.client(), table);
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("a"), "v", n("2"))));
+        local.client().deleteItem(r -> r.tableName(table).key(Map.of("id", s("b"))));
+        local.client().putItem(r -> r.tableName(table).item(Map.of("id", s("e"), "v", n("1"))));
+        List<ChangeEvent<Map<String, AttributeValue>>> all = eventsOf(arn);
+        List<ChangeEvent<Map<String, AttributeValue>>> lambda = all.subList(before, all.size()).stream()
+                .map(e -> e.toBuilder().position(new Position(Position.UNKNOWN_SHARD, e.position().sequenceNumber()))
+                        .build())
+                .toList();
+        List<ChangeEvent<Map<String, AttributeValue>>> snapshot = snapshotOf(read, all);
+        ReplicationSink containerA = ReplicationSink.builder().client(target).table(table).origin("us-east-1").build();
+        ReplicationSink containerB = ReplicationSink.builder().client(target).table(table).origin("us-east-1").build();
+        // Batch 1 (the change of a) and the snapshot race in one container, batch 2 (b, e) in the other.
+        List<ChangeEvent<Map<String, AttributeValue>>> first = new ArrayList<>(snapshot);
+        first.addAll(lambda.subList(0, 1));
+        assertTrue(containerA.write(SinkBatch.of("replica", 1, first)).allDelivered());
+        assertTrue(containerB.write(SinkBatch.of("replica", 1, lambda.subList(1, lambda.size()))).allDelivered());
+        assertTrue(containerB.write(SinkBatch.of("replica", 2, snapshot)).allDelivered()); // a replayed snapshot
+        assertEquals(Replicas.items(local.client(), table), Replicas.items(target, table));
+    }
 }
