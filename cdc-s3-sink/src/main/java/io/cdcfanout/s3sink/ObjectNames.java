@@ -11,8 +11,11 @@ import java.nio.charset.StandardCharsets;
  *   <li>no named shard (Lambda): {@code <prefix>/<partition>/unknown-shard-<firstSeq>-<lastSeq>-<digest>.<ext>},
  *       where the digest (16 hex digits of SHA-256) is of the member events' ids, with a manifest of those
  *       ids beside it, {@code <prefix>/<partition>/_unknown-shard-...-<digest>.ids} (Athena, like Hive,
- *       skips files whose names start with '_').
+ *       skips files whose names start with '_');
+ *   <li>redriven events: {@code <prefix>/<partition>/<shard>-<firstSeq>-<lastSeq>-<digest>-redrive.<ext>}.
  * </ul>
+ * Snapshot events ({@code Operation.SNAPSHOT}, shard {@code snapshot}, sequence number 0) take the
+ * members form under the sink's fixed snapshot partition.
  */
 final class ObjectNames {
     /** Marks objects of redriven events, which the replay index leaves out. */
@@ -77,6 +80,14 @@ final class ObjectNames {
     /** The key of an object of events without a named shard: range and digest of its members. */
     static String memberKey(String groupPrefix, String first, String last, String digest, String extension) {
         return groupPrefix + first + "-" + last + "-" + digest + "." + extension;
+    }
+
+    /**
+     * The key of an object of redriven events: range and digest of its members, then {@code -redrive};
+     * neither index reads it, so a redriven event is never skipped and never hides another.
+     */
+    static String redriveKey(String groupPrefix, String first, String last, String digest, String extension) {
+        return groupPrefix + first + "-" + last + "-" + digest + REDRIVE + "." + extension;
     }
 
     /** The key of the manifest of the object {@code dataKey}: the same name, '_' in front, {@code .ids}. */

@@ -1,6 +1,7 @@
 package io.cdcfanout.s3sink;
 
 import io.cdcfanout.api.ChangeEvent;
+import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.Position;
 import io.cdcfanout.api.sink.EventSerializer;
 import io.cdcfanout.api.sink.Sink;
@@ -44,7 +45,8 @@ import software.amazon.awssdk.services.s3.model.ServerSideEncryption;
  * writes, and acknowledges an event whose sequence number lies in an archived range without writing
  * it again. A replay after a crash thus adds no duplicates and leaves existing keys and bytes as they
  * were; a retried write of the same events goes to the same key with the same bytes. Events sent again
- * by {@code Pipeline.redrive} are never skipped: they go to their own {@code ...-redrive} objects.
+ * by {@code Pipeline.redrive} are never skipped: they go to their own {@code ...-<digest>-redrive} objects. Snapshot events go to a fixed
+ * partition ({@link Builder#snapshotPartition}), so a restarted snapshot skips what an earlier run archived.
  * Determinism needs a deterministic serializer and partitioner (the provided ones are), and one
  * writer per shard, which the sources guarantee.
  *
@@ -81,6 +83,7 @@ public final class S3Sink implements Sink<Object> {
     private final Settings settings;
     private final String prefix;
     private final Partitioner partitioner;
+    private final String snapshotPartition;
     private final EventSerializer serializer;
     private final Compression compression;
     private final String extension;
@@ -115,6 +118,7 @@ public final class S3Sink implements Sink<Object> {
                 b.multipartThreshold, b.partSize);
         this.prefix = b.prefix;
         this.partitioner = b.partitioner;
+        this.snapshotPartition = b.snapshotPartition;
         this.extension = serializer.fileExtension() + (compression == Compression.GZIP ? ".gz" : "");
         this.shardRanges = new ShardRanges(client, settings, extension);
         this.memberships = new Memberships(client, settings, extension);
@@ -194,7 +198,7 @@ public final class S3Sink implements Sink<Object> {
             ChangeEvent<?> e = events.get(i);
             String partition;
             try {
-                partition = partitioner.partition(e);
+                partition = e.operation() == Operation.SNAPSHOT ? snapshotPartition : partitioner.partition(e);
             } catch (RuntimeException ex) {
                 result.fail(i, "the partitioner failed for event " + e.eventId() + ": " + ex.getMessage(), false);
                 continue;
@@ -281,14 +285,22 @@ public final class S3Sink implements Sink<Object> {
         }
         List<String> ids = null;
         String key;
-        if (g.kind == Kind.MEMBERS) {
-            ids = new ArrayList<>(written.size());
-            for (int i : written) {
-                ids.add(Memberships.identity(events.get(i)));
-            }
-            key = ObjectNames.memberKey(g.groupPrefix, first, last, Memberships.digest(ids), extension);
+        if (g.kind == Kind.SHARD) {
+            key = ObjectNames.key(g.groupPrefix, first, last, false, extension);
         } else {
-            key = ObjectNames.key(g.groupPrefix, first, last, g.kind == Kind.REDRIVE, extension);
+            List<String> members = new ArrayList<>(written.size());
+            for (int i : written) {
+                members.add(Memberships.identity(events.get(i)));
+            }
+            String digest = Memberships.digest(members);
+            if (g.kind == Kind.MEMBERS) {
+                ids = members;
+                key = ObjectNames.memberKey(g.groupPrefix, first, last, digest, extension);
+            } else {
+                // Redriven events: named after their members too, so two redrives of one range (or of
+                // snapshot events, whose range is always 0-0) never overwrite each other.
+                key = ObjectNames.redriveKey(g.groupPrefix, first, last, digest, extension);
+            }
         }
         // 3. Upload: for events without a named shard, the manifest goes first, so an object that is
         // listed always has one.
@@ -350,6 +362,7 @@ public final class S3Sink implements Sink<Object> {
         private String bucket;
         private String prefix = "";
         private Partitioner partitioner = Partitioner.byTableAndHour();
+        private String snapshotPartition = "snapshot";
         private EventSerializer serializer;
         private Compression compression = Compression.GZIP;
         private Encryption encryption = Encryption.NONE;
@@ -398,6 +411,21 @@ public final class S3Sink implements Sink<Object> {
         /** How events are partitioned; {@link Partitioner#byTableAndHour()} by default. */
         public Builder partitioner(Partitioner partitioner) {
             this.partitioner = Objects.requireNonNull(partitioner, "partitioner must not be null");
+            return this;
+        }
+
+        /**
+         * The partition of {@link Operation#SNAPSHOT} events, in place of the partitioner's: fixed, so that
+         * a restarted snapshot finds what an earlier run archived, whatever the time; {@code snapshot} by
+         * default. With Hive-style partitions, name it like them ({@code dt=snapshot}, say).
+         */
+        public Builder snapshotPartition(String snapshotPartition) {
+            Objects.requireNonNull(snapshotPartition, "snapshotPartition must not be null");
+            String broken = ObjectNames.checkPartition(snapshotPartition);
+            if (broken != null) {
+                throw new IllegalArgumentException("snapshotPartition " + broken + " (was '" + snapshotPartition + "')");
+            }
+            this.snapshotPartition = snapshotPartition;
             return this;
         }
 

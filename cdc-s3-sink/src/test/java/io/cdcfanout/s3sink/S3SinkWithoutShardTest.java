@@ -201,4 +201,54 @@ class S3SinkWithoutShardTest {
                 .allMatch(k -> k.contains("/" + Position.SNAPSHOT_SHARD + "-0-0-")), s3.contents(bucket).keySet()::toString);
         assertTrue(archive(bucket).stream().allMatch(line -> line.contains("\"SNAPSHOT\"")), "the kind is in each line");
     }
+
+    private static List<ChangeEvent<Map<String, Object>>> snapshotEvents(int n, Instant readAt) {
+        TestEvents t = TestEvents.forTable("Invoices", "id").shard("shardId-1").nextSequence(1).clock(new ManualClock(T0));
+        List<ChangeEvent<Map<String, Object>>> snapshot = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ChangeEvent<Map<String, Object>> e = t.insert("inv-" + i, Map.of("amount", i));
+            snapshot.add(ChangeEvent.<Map<String, Object>>builder().operation(io.cdcfanout.api.Operation.SNAPSHOT)
+                    .source(e.source()).position(Position.SNAPSHOT).creationTime(readAt).eventId("snapshot-inv-" + i)
+                    .key(e.key()).after(e.after().orElseThrow()).sizeBytes(e.sizeBytes()).build());
+        }
+        return snapshot;
+    }
+
+    /**
+     * Regression: snapshot events were partitioned by their read time, so a segment restarted in the next
+     * hour looked for earlier objects in another partition and archived its items a second time.
+     */
+    @Test
+    void aSnapshotRestartedInAnotherHourAddsNoLine() {
+        String bucket = newBucket();
+        assertTrue(write(sink(bucket), snapshotEvents(20, T0)).allDelivered());
+        SinkResult restarted = write(sink(bucket), snapshotEvents(20, T0.plusSeconds(7_200)));
+        assertTrue(restarted.allDelivered());
+        assertEquals(20L, restarted.counters().get("s3.skipped"));
+        assertEquals(20, archive(bucket).size());
+        assertTrue(s3.contents(bucket).keySet().stream().allMatch(k -> k.startsWith("archive/snapshot/snapshot-0-0-") || k.startsWith("archive/snapshot/_snapshot-0-0-")),
+                s3.contents(bucket).keySet()::toString);
+        String other = newBucket();
+        S3Sink hive = S3Sink.builder().client(s3.client()).bucket(other).prefix("archive").snapshotPartition("dt=snapshot")
+                .serializer(JSON_LINES).build();
+        assertTrue(write(hive, snapshotEvents(3, T0)).allDelivered());
+        assertTrue(s3.contents(other).keySet().stream().allMatch(k -> k.startsWith("archive/dt=snapshot/")));
+    }
+
+    /**
+     * Regression: a redrive object was named by its range alone; every snapshot event has the range 0-0,
+     * so a second redrive of other snapshot events overwrote the first.
+     */
+    @Test
+    void twoRedrivesOfSnapshotEventsKeepBoth() {
+        String bucket = newBucket();
+        List<ChangeEvent<Map<String, Object>>> events = snapshotEvents(4, T0);
+        java.util.BitSet all = new java.util.BitSet();
+        all.set(0, 2);
+        assertTrue(sink(bucket).write(SinkBatch.of("archive", 1, events.subList(0, 2), all)).allDelivered());
+        assertTrue(sink(bucket).write(SinkBatch.of("archive", 1, events.subList(2, 4), all)).allDelivered());
+        assertEquals(4, archive(bucket).size());
+        assertTrue(s3.contents(bucket).keySet().stream().allMatch(k -> k.matches("archive/snapshot/snapshot-0-0-[0-9a-f]{16}-redrive\\.jsonl\\.gz")),
+                s3.contents(bucket).keySet()::toString);
+    }
 }
