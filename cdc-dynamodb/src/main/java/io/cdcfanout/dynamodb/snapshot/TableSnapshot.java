@@ -2,21 +2,14 @@ package io.cdcfanout.dynamodb.snapshot;
 
 import io.cdcfanout.api.CdcException;
 import io.cdcfanout.api.ChangeEvent;
-import io.cdcfanout.api.EventKey;
-import io.cdcfanout.api.Operation;
-import io.cdcfanout.api.Position;
 import io.cdcfanout.api.Source;
 import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.dynamodb.StreamRecords;
-import io.cdcfanout.dynamodb.internal.AttributeValues;
-import io.cdcfanout.dynamodb.internal.Digests;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -38,7 +31,7 @@ import software.amazon.awssdk.services.dynamodb.model.TableDescription;
 
 /**
  * A snapshot of a table by Parallel Scan: each item goes through the pipeline as an
- * {@link Operation#SNAPSHOT} event. Segments are read by a pool of threads, at most
+ * {@link io.cdcfanout.api.Operation#SNAPSHOT} event. Segments are read by a pool of threads, at most
  * {@link Builder#readCapacityPerSecond} read capacity units per second in all, and each segment's
  * progress is saved after every page the pipeline acknowledged, so a restarted snapshot resumes each
  * segment there (the pages in flight at a crash, {@link Builder#pagesInFlight} per segment, are sent again; the sinks
@@ -46,8 +39,9 @@ import software.amazon.awssdk.services.dynamodb.model.TableDescription;
  *
  * <p>A process may read a range of the segments ({@link Builder#segments}): several processes, each
  * with its own range of the same {@code totalSegments}, share a large table. Read the stream from at
- * or before the snapshot's start, and keep reading it while the snapshot runs: docs/table-sinks.md says
- * what each sink then guarantees.
+ * or before the snapshot's start, and keep reading it while the snapshot runs: docs/backfill.md says
+ * what each sink then guarantees. A table with no stream enabled is refused unless the builder says
+ * {@link Builder#withoutStream()}.
  *
  * <p>An event's id is a digest of the table and the item's key, the same in every run, so a sink that
  * deduplicates by id (the S3 archive) keeps each item once.
@@ -68,6 +62,7 @@ public final class TableSnapshot {
     private final Consumer<SnapshotProgress> progress;
     private final Clock clock;
     private final Sleeper sleeper;
+    private final boolean withoutStream;
 
     /** Waits, for the read rate limit; injected so that tests need not sleep. */
     @FunctionalInterface
@@ -90,6 +85,7 @@ public final class TableSnapshot {
         this.progress = b.progress;
         this.clock = b.clock;
         this.sleeper = b.sleeper;
+        this.withoutStream = b.withoutStream;
     }
 
     public static Builder builder() {
@@ -111,6 +107,14 @@ public final class TableSnapshot {
     public long run(Pipeline<Map<String, AttributeValue>> pipeline) throws InterruptedException {
         Objects.requireNonNull(pipeline, "pipeline must not be null");
         TableDescription description = client.describeTable(r -> r.tableName(table)).table();
+        boolean streaming = description.streamSpecification() != null
+                && Boolean.TRUE.equals(description.streamSpecification().streamEnabled());
+        if (!streaming && !withoutStream) {
+            throw new IllegalStateException("table '" + table + "' has no stream enabled, so the snapshot alone "
+                    + "would miss every change made while it runs: enable the stream, start its consumer, then run "
+                    + "the snapshot (docs/backfill.md); for a one-off copy of a table nobody writes, build with "
+                    + "withoutStream()");
+        }
         List<String> keyNames = description.keySchema().stream().map(KeySchemaElement::attributeName).toList();
         Source source = description.latestStreamArn() != null ? StreamRecords.sourceOf(description.latestStreamArn())
                 : Source.ofTable(table);
@@ -237,34 +241,16 @@ public final class TableSnapshot {
         if (progress == null) {
             return;
         }
-        int units = endSegment - firstSegment;
-        Duration elapsed = Duration.between(run.started, clock.instant());
-        double seconds = Math.max(elapsed.toNanos() / 1e9, 1e-9);
-        Optional<Duration> eta = done == 0 ? Optional.empty()
-                : Optional.of(Duration.ofNanos((long) (elapsed.toNanos() * (double) (units - done) / done)));
+        SnapshotProgress p = SnapshotProgress.of(items, done, endSegment - firstSegment, run.started, clock.instant());
         try {
-            progress.accept(new SnapshotProgress(items, done, units, elapsed, items / seconds, eta));
+            progress.accept(p);
         } catch (RuntimeException e) {
             LOG.warn("the snapshot progress listener threw {}; ignored", e.getClass().getName());
         }
     }
 
     private ChangeEvent<Map<String, AttributeValue>> event(Run run, Map<String, AttributeValue> item, Instant readAt) {
-        Map<String, Object> key = new LinkedHashMap<>();
-        for (String name : run.keyNames) {
-            key.put(name, AttributeValues.keyValue(item.get(name)));
-        }
-        EventKey eventKey = EventKey.of(table, key);
-        return ChangeEvent.<Map<String, AttributeValue>>builder()
-                .operation(Operation.SNAPSHOT)
-                .source(run.source)
-                .position(Position.SNAPSHOT)
-                .creationTime(readAt)
-                .eventId("snapshot-" + HexFormat.of().formatHex(Digests.sha256(table + "\n" + eventKey.canonical()), 0, 16))
-                .key(eventKey)
-                .after(item)
-                .sizeBytes(AttributeValues.size(item))
-                .build();
+        return SnapshotEvents.of(table, run.keyNames, run.source, item, readAt, "a Scan of " + table);
     }
 
     /** Builds a {@link TableSnapshot}; {@code client} and {@code table} are required. */
@@ -282,6 +268,7 @@ public final class TableSnapshot {
         private Consumer<SnapshotProgress> progress;
         private Clock clock = Clock.systemUTC();
         private Sleeper sleeper = d -> Thread.sleep(d.toMillis(), d.toNanosPart() % 1_000_000);
+        private boolean withoutStream;
 
         private Builder() {
         }
@@ -365,6 +352,16 @@ public final class TableSnapshot {
         /** Called after each acknowledged page, on a reading thread. */
         public Builder progress(Consumer<SnapshotProgress> progress) {
             this.progress = Objects.requireNonNull(progress, "progress must not be null");
+            return this;
+        }
+
+        /**
+         * Lets {@link #run} read a table that has no stream: a one-off copy, exact only if nobody writes the
+         * table meanwhile. Without it, a table with no stream is refused, since its changes during the
+         * snapshot would be lost.
+         */
+        public Builder withoutStream() {
+            this.withoutStream = true;
             return this;
         }
 

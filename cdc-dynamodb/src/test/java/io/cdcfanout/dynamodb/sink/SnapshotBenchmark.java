@@ -136,7 +136,7 @@ public final class SnapshotBenchmark {
                         .buffer(BufferPolicy.builder().maxEvents(PAGE).build())
                         .build())
                 .build()) {
-            sent = TableSnapshot.builder().client(db).table(source).totalSegments(SEGMENTS).threads(THREADS)
+            sent = TableSnapshot.builder().client(db).table(source).withoutStream().totalSegments(SEGMENTS).threads(THREADS)
                     .pageLimit(PAGE).build().run(pipeline);
         }
         check(sent, items, "library");

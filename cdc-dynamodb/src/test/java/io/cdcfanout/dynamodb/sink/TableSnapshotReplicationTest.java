@@ -149,4 +149,27 @@ class TableSnapshotReplicationTest {
         }
         assertEquals(0, deadLetters.letters().size());
     }
+
+    /** The handoff's first rule in code: a table with no stream would lose the changes made during the snapshot. */
+    @Test
+    void aTableWithoutAStreamIsRefusedUnlessTheBuilderSaysSo() throws Exception {
+        DynamoDbClient db = LocalDynamoDb.get().client();
+        String table = LocalDynamoDb.uniqueName("NoStream");
+        LocalDynamoDb.createTable(db, table, null, "id:S");
+        db.putItem(r -> r.tableName(table).item(Map.of("id", s("a"))));
+        RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
+        io.cdcfanout.testkit.RecordingSink<Map<String, AttributeValue>> seen = new io.cdcfanout.testkit.RecordingSink<>();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("seen")
+                        .sink(seen).build())
+                .deadLetterSink(deadLetters).build()) {
+            IllegalStateException refused = assertThrows(IllegalStateException.class,
+                    () -> TableSnapshot.builder().client(db).table(table).build().run(pipeline));
+            assertTrue(refused.getMessage().startsWith("table '" + table + "' has no stream enabled"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("withoutStream()"), refused.getMessage());
+            assertEquals(1L, TableSnapshot.builder().client(db).table(table).withoutStream().build().run(pipeline));
+            pipeline.flush().join();
+        }
+        assertEquals(1, seen.events().size());
+    }
 }
