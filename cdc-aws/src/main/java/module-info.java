@@ -7,5 +7,6 @@ module io.cdcfanout.aws {
     requires transitive software.amazon.awssdk.core;
     requires transitive software.amazon.awssdk.awscore;
 
-    exports io.cdcfanout.aws.internal to io.cdcfanout.dynamodb, io.cdcfanout.s3sink, io.cdcfanout.firehose;
+    exports io.cdcfanout.aws.internal to io.cdcfanout.dynamodb, io.cdcfanout.s3sink, io.cdcfanout.firehose,
+            io.cdcfanout.export;
 }

@@ -79,4 +79,26 @@ public final class SnapshotEvents {
                 .defect(defect)
                 .build();
     }
+
+    /**
+     * A defective {@link Operation#SNAPSHOT} event for an item that could not be read at all (a line that
+     * breaks its file's format, say), which the pipeline dead-letters with {@code reason}.
+     *
+     * @param where where the item was read (a file and line); its key, since the item has none
+     * @param reason the field and the rule broken; no item data
+     */
+    public static ChangeEvent<Map<String, AttributeValue>> defective(String table, Source source, Instant readAt,
+            String where, String reason) {
+        EventKey eventKey = EventKey.of(table, "snapshotItemAt", Objects.requireNonNull(where, "where must not be null"));
+        return ChangeEvent.<Map<String, AttributeValue>>builder()
+                .operation(Operation.SNAPSHOT)
+                .source(source)
+                .position(Position.SNAPSHOT)
+                .creationTime(readAt)
+                .eventId(eventId(table, eventKey))
+                .key(eventKey)
+                .sizeBytes(0)
+                .defect(Objects.requireNonNull(reason, "reason must not be null"))
+                .build();
+    }
 }
