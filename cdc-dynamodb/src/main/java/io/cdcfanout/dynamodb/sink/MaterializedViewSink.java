@@ -58,6 +58,10 @@ import software.amazon.awssdk.services.dynamodb.model.TransactionCanceledExcepti
  * twice, and the ledger holds one small item (about 100 bytes) per pair, expiring
  * {@link Builder#ledgerRetention} after its last change through TTL on {@value #LEDGER_EXPIRES}.
  *
+ * <p><b>Backfills.</b> Built with {@link Builder#acceptSnapshots}, the view also takes {@code SNAPSHOT}
+ * events and stays exact across the handoff from a table snapshot to the stream ({@code CountedImages}
+ * says how); without it, snapshot events are refused with that reason.
+ *
  * <p>Limits: at most one update per view item per event; a dead-lettered event that is redriven after
  * a later change reached the same view item is a no-op there.
  *
@@ -80,6 +84,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     private final Clock clock;
     private final Function<? super ChangeEvent<? extends T>, List<ViewUpdate>> updates;
     private final io.cdcfanout.dynamodb.internal.DaemonPool writers;
+    private final CountedImages<T> countedImages;
 
     /** The prefix of the per-shard progress attributes that view items carry for events of named shards. */
     public static final String PROGRESS_PREFIX = "cdc_seq_";
@@ -100,6 +105,8 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         this.clock = b.clock;
         this.updates = b.updates;
         this.writers = new io.cdcfanout.dynamodb.internal.DaemonPool("cdc-view-" + table, PARALLEL_GROUPS);
+        this.countedImages = b.snapshotRetention == null ? null
+                : new CountedImages<>(client, table, ledger, b.snapshotRetention, clock, updates, writers::get);
     }
 
     /** A builder; client, table and updates are required; ledgerTable for sources that name no shard (Lambda). */
@@ -147,6 +154,9 @@ public final class MaterializedViewSink<T> implements Sink<T> {
      */
     @Override
     public Object orderKey(ChangeEvent<? extends T> event) {
+        if (countedImages != null) {
+            return event.key(); // one source item's events in order; CountedImages keeps them exact
+        }
         if (event.position().shardKnown()) {
             return new ShardLane(event.position().shardId());
         }
@@ -174,6 +184,10 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     public SinkResult write(SinkBatch<? extends T> batch) {
         List<? extends ChangeEvent<? extends T>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
+        if (countedImages != null) {
+            countedImages.write(events, result);
+            return result.build();
+        }
         boolean[] refused = new boolean[events.size()];
         Map<Group, List<Part>> groups = new java.util.LinkedHashMap<>();
         for (int i = 0; i < events.size(); i++) {
@@ -182,8 +196,8 @@ public final class MaterializedViewSink<T> implements Sink<T> {
                 // A snapshot item and a stream change made while the snapshot ran may be one write;
                 // counting both, or neither, would break the view's exactness.
                 result.fail(i, "event " + e.eventId() + " is a SNAPSHOT: a materialized view does not take "
-                        + "snapshot events, since it cannot tell a snapshot item from a change of the overlap; "
-                        + "route only stream events to it", false);
+                        + "snapshot events unless built with acceptSnapshots, since it cannot tell a snapshot item "
+                        + "from a change of the overlap otherwise", false);
                 refused[i] = true;
                 continue;
             }
@@ -545,8 +559,31 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         private Duration retention = Duration.ofHours(DEFAULT_LEDGER_RETENTION_HOURS);
         private Clock clock = Clock.systemUTC();
         private Function<? super ChangeEvent<? extends T>, List<ViewUpdate>> updates;
+        private Duration snapshotRetention;
 
         private Builder() {
+        }
+
+        /**
+         * Makes the view exact across a backfill: it takes {@code SNAPSHOT} events, and the ledger keeps the
+         * image each source item counts, so that whichever comes first, the snapshot item or the stream's
+         * changes of the overlap, each item ends counted once, at its final image. The update function then
+         * sees a REMOVE of the counted image and an INSERT of the new one for every event; their updates of
+         * one view item must combine (SET a = :v, ADD a :n, REMOVE a). Costs one GetItem and one
+         * TransactWriteItems per event, and one ledger entry per source item holding its image.
+         *
+         * @param retention how long an entry outlives its item's last change: longer than the snapshot takes
+         *     plus the stream's 24 hours, at least 25 hours
+         */
+        public Builder<T> acceptSnapshots(Duration retention) {
+            Objects.requireNonNull(retention, "acceptSnapshots retention must not be null");
+            if (retention.compareTo(Duration.ofHours(25)) < 0) {
+                throw new IllegalArgumentException("acceptSnapshots retention must be at least 25 hours, longer than "
+                        + "the snapshot plus the stream's 24-hour retention, or a late snapshot item could be counted "
+                        + "twice (was " + retention + ")");
+            }
+            this.snapshotRetention = retention;
+            return this;
         }
 
         /** The client of the view and ledger tables; the sink does not close it. */
@@ -617,6 +654,9 @@ public final class MaterializedViewSink<T> implements Sink<T> {
             }
             if (updates == null) {
                 throw new IllegalStateException("updates is required");
+            }
+            if (snapshotRetention != null && ledger == null) {
+                throw new IllegalStateException("acceptSnapshots needs ledgerTable: the counted images are kept there");
             }
             return new MaterializedViewSink<>(this);
         }
