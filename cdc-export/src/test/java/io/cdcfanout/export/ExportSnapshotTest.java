@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.CdcException;
+import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Operation;
 import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
@@ -15,7 +16,9 @@ import io.cdcfanout.api.pipeline.PipelineListener;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
+import io.cdcfanout.dynamodb.sink.MaterializedViewSink;
 import io.cdcfanout.dynamodb.sink.ReplicationSink;
+import io.cdcfanout.dynamodb.sink.ViewUpdate;
 import io.cdcfanout.dynamodb.snapshot.SnapshotCheckpoints;
 import io.cdcfanout.dynamodb.snapshot.SnapshotEvents;
 import io.cdcfanout.dynamodb.snapshot.SnapshotProgress;
@@ -101,6 +104,10 @@ class ExportSnapshotTest {
         String region = "sa-east-1";
         LocalDynamoDb.createTable(local.client(region), table, null, "id:S");
         String archive = newBucket("archive");
+        String view = LocalDynamoDb.uniqueName("InvoiceTotals");
+        LocalDynamoDb.createTable(db, view, null, "bucket:S");
+        String ledger = LocalDynamoDb.uniqueName("Ledger");
+        MaterializedViewSink.createLedgerTable(db, ledger);
         String exports = newBucket("exports");
 
         RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
@@ -114,6 +121,10 @@ class ExportSnapshotTest {
                         .sink(S3Sink.builder().client(s3.client()).bucket(archive).prefix("invoices")
                                 .serializer(JsonLinesSerializer.plain()).build())
                         .buffer(BufferPolicy.builder().maxEvents(500).maxAge(Duration.ofMillis(20)).build()).build())
+                .route(Route.<Map<String, AttributeValue>>builder("view")
+                        .sink(MaterializedViewSink.<Map<String, AttributeValue>>builder().client(db).table(view)
+                                .ledgerTable(ledger).acceptSnapshots(Duration.ofDays(3))
+                                .updates(ExportSnapshotTest::totals).build()).build())
                 .route(Route.<Map<String, AttributeValue>>builder("changes").sink(changes)
                         .filter(e -> e.operation() != Operation.SNAPSHOT).build())
                 .deadLetterSink(deadLetters).listener(activity).build()) {
@@ -187,6 +198,14 @@ class ExportSnapshotTest {
                     replica = items(local.client(region), table);
                 }
                 assertEquals(source, replica, "the replica equals the source; no deleted item is present");
+                Map<String, List<Long>> expectedTotals = totals(source.values());
+                Map<String, List<Long>> viewed = totals(db, view);
+                deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (!expectedTotals.equals(viewed) && System.nanoTime() < deadline) {
+                    activity.await(Duration.ofMillis(500));
+                    viewed = totals(db, view);
+                }
+                assertEquals(expectedTotals, viewed, "the view is exact");
                 assertTrue(poller.failure().isEmpty());
 
                 // The archive: every exported item once as a snapshot line, and every change once.
@@ -296,6 +315,40 @@ class ExportSnapshotTest {
                     + "incomplete or not this export's", e.getMessage());
             assertFalse(e.retryable());
         }
+    }
+
+    /** The view: items and the sum of v per bucket (v mod 3); a change moves an item between buckets. */
+    static List<ViewUpdate> totals(ChangeEvent<? extends Map<String, AttributeValue>> e) {
+        List<ViewUpdate> out = new ArrayList<>();
+        e.before().ifPresent(b -> out.add(total(b, -1)));
+        e.after().ifPresent(a -> out.add(total(a, 1)));
+        return out;
+    }
+
+    private static ViewUpdate total(Map<String, AttributeValue> item, int sign) {
+        long v = Long.parseLong(item.get("v").n());
+        return new ViewUpdate(Map.of("bucket", s("b" + v % 3)), "ADD #n :n, #v :v", Map.of("#n", "items", "#v", "v"),
+                Map.of(":n", n(Integer.toString(sign)), ":v", n(Long.toString(sign * v))));
+    }
+
+    private static Map<String, List<Long>> totals(java.util.Collection<Map<String, AttributeValue>> items) {
+        Map<String, List<Long>> out = new java.util.TreeMap<>();
+        for (Map<String, AttributeValue> item : items) {
+            long v = Long.parseLong(item.get("v").n());
+            out.merge("b" + v % 3, List.of(1L, v), (a, b) -> List.of(a.get(0) + b.get(0), a.get(1) + b.get(1)));
+        }
+        return out;
+    }
+
+    private static Map<String, List<Long>> totals(DynamoDbClient db, String view) {
+        Map<String, List<Long>> out = new java.util.TreeMap<>();
+        db.scanPaginator(r -> r.tableName(view).consistentRead(true)).items().forEach(item -> {
+            long items = Long.parseLong(item.get("items").n());
+            if (items != 0) {
+                out.put(item.get("bucket").s(), List.of(items, Long.parseLong(item.get("v").n())));
+            }
+        });
+        return out;
     }
 
     /** Live items keyed by "id", without the replication attributes. */
