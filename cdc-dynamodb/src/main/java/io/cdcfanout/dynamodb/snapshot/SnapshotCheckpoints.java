@@ -87,4 +87,46 @@ public interface SnapshotCheckpoints {
             }
         };
     }
+
+    /**
+     * Progress in a DynamoDB table (partition key {@code unit}, type S), for snapshots whose processes
+     * have no durable disk: Lambda functions, or the tasks of a Step Functions distributed map. Several
+     * snapshots may share the table; {@link #createDynamoDbTable} makes one.
+     */
+    static SnapshotCheckpoints dynamoDb(software.amazon.awssdk.services.dynamodb.DynamoDbClient client, String table) {
+        Objects.requireNonNull(client, "client must not be null");
+        Objects.requireNonNull(table, "table must not be null");
+        return new SnapshotCheckpoints() {
+            @Override
+            public Optional<String> load(String unit) {
+                Map<String, software.amazon.awssdk.services.dynamodb.model.AttributeValue> item = client.getItem(r -> r
+                        .tableName(table).key(Map.of("unit", text(Objects.requireNonNull(unit, "unit must not be null"))))
+                        .consistentRead(true)).item();
+                return item == null || !item.containsKey("token") ? Optional.empty() : Optional.of(item.get("token").s());
+            }
+
+            @Override
+            public void save(String unit, String token) {
+                client.putItem(r -> r.tableName(table).item(Map.of(
+                        "unit", text(Objects.requireNonNull(unit, "unit must not be null")),
+                        "token", text(Objects.requireNonNull(token, "token must not be null")))));
+            }
+
+            private software.amazon.awssdk.services.dynamodb.model.AttributeValue text(String s) {
+                return software.amazon.awssdk.services.dynamodb.model.AttributeValue.builder().s(s).build();
+            }
+        };
+    }
+
+    /** Creates an on-demand table for {@link #dynamoDb} (partition key {@code unit}, S) and waits until it exists. */
+    static void createDynamoDbTable(software.amazon.awssdk.services.dynamodb.DynamoDbClient client, String table) {
+        client.createTable(r -> r.tableName(table)
+                .billingMode(software.amazon.awssdk.services.dynamodb.model.BillingMode.PAY_PER_REQUEST)
+                .keySchema(software.amazon.awssdk.services.dynamodb.model.KeySchemaElement.builder().attributeName("unit")
+                        .keyType(software.amazon.awssdk.services.dynamodb.model.KeyType.HASH).build())
+                .attributeDefinitions(software.amazon.awssdk.services.dynamodb.model.AttributeDefinition.builder()
+                        .attributeName("unit")
+                        .attributeType(software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType.S).build()));
+        client.waiter().waitUntilTableExists(r -> r.tableName(table));
+    }
 }

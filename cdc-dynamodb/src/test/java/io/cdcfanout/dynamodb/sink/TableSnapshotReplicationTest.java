@@ -172,4 +172,21 @@ class TableSnapshotReplicationTest {
         }
         assertEquals(1, seen.events().size());
     }
+
+    /** Checkpoints for processes without a disk (Lambda, a distributed map's tasks) survive a new store. */
+    @Test
+    void dynamoDbCheckpointsKeepTheLastTokenAcrossStores() {
+        DynamoDbClient db = LocalDynamoDb.get().client();
+        String table = LocalDynamoDb.uniqueName("SnapshotCheckpoints");
+        SnapshotCheckpoints.createDynamoDbTable(db, table);
+        SnapshotCheckpoints first = SnapshotCheckpoints.dynamoDb(db, table);
+        assertEquals(Optional.empty(), first.load("Customers/segment-0-of-4"));
+        first.save("Customers/segment-0-of-4", "{\"id\":{\"S\":\"c1\"}}");
+        first.save("Customers/segment-0-of-4", SnapshotCheckpoints.DONE);
+        first.save("Customers/segment-1-of-4", "x");
+        SnapshotCheckpoints second = SnapshotCheckpoints.dynamoDb(db, table);
+        assertEquals(Optional.of(SnapshotCheckpoints.DONE), second.load("Customers/segment-0-of-4"));
+        assertEquals(Optional.of("x"), second.load("Customers/segment-1-of-4"));
+        assertEquals(Optional.empty(), second.load("Customers/segment-2-of-4"));
+    }
 }
