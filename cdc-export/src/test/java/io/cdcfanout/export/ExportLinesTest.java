@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
 import java.util.Map;
+import io.cdcfanout.local.LocalExport;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
@@ -28,7 +29,7 @@ class ExportLinesTest {
                 "l", AttributeValue.builder().l(AttributeValue.builder().s("i").build(),
                         AttributeValue.builder().m(Map.of("deep", AttributeValue.builder().n("1").build())).build()).build(),
                 "m", AttributeValue.builder().m(Map.of()).build());
-        assertEquals(item, ExportLines.item(ExportFiles.line(item)));
+        assertEquals(item, ExportLines.item(LocalExport.line(item)));
     }
 
     @Test

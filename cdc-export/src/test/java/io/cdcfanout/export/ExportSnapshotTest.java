@@ -45,6 +45,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import io.cdcfanout.local.LocalExport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
@@ -155,8 +156,8 @@ class ExportSnapshotTest {
                 Instant exportTime = Instant.now();
                 List<Map<String, AttributeValue>> exported = db.scanPaginator(r -> r.tableName(table)).items().stream()
                         .toList();
-                String manifest = ExportFiles.write(s3.client(), exports, "backfill", "01764500000000-a1b2c3d4",
-                        "arn:aws:dynamodb:us-east-1:123456789012:table/" + table, exportTime, ExportFiles.lines(exported, 4));
+                String manifest = LocalExport.write(s3.client(), exports, "backfill", "01764500000000-a1b2c3d4",
+                        "arn:aws:dynamodb:us-east-1:123456789012:table/" + table, exportTime, LocalExport.lines(exported, 4));
 
                 // First run: the process dies after 5 saved batches (the store refuses further saves).
                 SnapshotCheckpoints durable = SnapshotCheckpoints.directory(checkpointDir);
@@ -241,11 +242,11 @@ class ExportSnapshotTest {
         String exports = newBucket("exports");
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
-            lines.add(ExportFiles.line(Map.of("id", s("k" + i), "email", s("person" + i + "@example.com"))));
+            lines.add(LocalExport.line(Map.of("id", s("k" + i), "email", s("person" + i + "@example.com"))));
         }
         lines.set(3, "{\"Item\":{\"id\":{\"S\":\"k3\"},\"email\":{\"Q\":\"secret@example.com\"}}}");
-        lines.set(6, ExportFiles.line(Map.of("email", s("nokey@example.com"))));
-        String manifest = ExportFiles.write(s3.client(), exports, "p", "01764500000001-b2c3d4e5",
+        lines.set(6, LocalExport.line(Map.of("email", s("nokey@example.com"))));
+        String manifest = LocalExport.write(s3.client(), exports, "p", "01764500000001-b2c3d4e5",
                 "arn:aws:dynamodb:eu-west-1:123456789012:table/People", Instant.parse("2026-11-30T10:00:00Z"),
                 List.of(lines));
         RecordingDeadLetterSink deadLetters = new RecordingDeadLetterSink();
@@ -272,9 +273,9 @@ class ExportSnapshotTest {
     @Test
     void theHandoffAndTheManifestsAreChecked() {
         String exports = newBucket("exports");
-        String manifest = ExportFiles.write(s3.client(), exports, "p", "01764500000002-c3d4e5f6",
+        String manifest = LocalExport.write(s3.client(), exports, "p", "01764500000002-c3d4e5f6",
                 "arn:aws:dynamodb:eu-west-1:123456789012:table/People", Instant.parse("2026-11-30T10:00:00Z"),
-                List.of(List.of(ExportFiles.line(Map.of("id", s("a"))))));
+                List.of(List.of(LocalExport.line(Map.of("id", s("a"))))));
         ExportSnapshot.Builder b = ExportSnapshot.builder().s3(s3.client()).bucket(exports).manifest(manifest)
                 .keyAttributes("id");
         assertEquals("say how the stream covers the export: streamReadSince(<when the stream consumer started>), or "
@@ -299,12 +300,12 @@ class ExportSnapshotTest {
     @Test
     void aFileShorterThanItsManifestFailsForGoodAfterSendingWhatItHolds() throws Exception {
         String exports = newBucket("exports");
-        String manifest = ExportFiles.write(s3.client(), exports, "p", "01764500000003-d4e5f6a7",
+        String manifest = LocalExport.write(s3.client(), exports, "p", "01764500000003-d4e5f6a7",
                 "arn:aws:dynamodb:eu-west-1:123456789012:table/People", Instant.parse("2026-11-30T10:00:00Z"),
-                List.of(List.of(ExportFiles.line(Map.of("id", s("a"))), ExportFiles.line(Map.of("id", s("b"))))));
+                List.of(List.of(LocalExport.line(Map.of("id", s("a"))), LocalExport.line(Map.of("id", s("b"))))));
         String dataKey = manifest.replace("manifest-summary.json", "data/f0x7k2q.json.gz");
         s3.client().putObject(r -> r.bucket(exports).key(dataKey), software.amazon.awssdk.core.sync.RequestBody
-                .fromBytes(ExportFiles.gzip(ExportFiles.line(Map.of("id", s("a"))) + "\n")));
+                .fromBytes(LocalExport.gzip(LocalExport.line(Map.of("id", s("a"))) + "\n")));
         RecordingSink<Map<String, AttributeValue>> seen = new RecordingSink<>();
         try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
                 .route(Route.<Map<String, AttributeValue>>builder("seen").sink(seen).build())

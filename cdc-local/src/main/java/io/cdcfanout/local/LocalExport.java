@@ -1,4 +1,4 @@
-package io.cdcfanout.export;
+package io.cdcfanout.local;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -20,18 +20,33 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
- * Writes an export as DynamoDB's ExportTableToPointInTime lays it out in S3 (DYNAMODB_JSON), since
- * DynamoDB Local has no export API: {@code <prefix>/AWSDynamoDB/<id>/manifest-summary.json},
- * {@code manifest-files.json} and gzipped {@code data/<name>.json.gz} files of {@code {"Item":...}} lines.
+ * A stand-in for DynamoDB's ExportTableToPointInTime, which DynamoDB Local lacks: writes an export as AWS
+ * lays it out in S3 with format DYNAMODB_JSON, {@code <prefix>/AWSDynamoDB/<id>/manifest-summary.json},
+ * {@code manifest-files.json} and gzipped {@code data/<name>.json.gz} files of {@code {"Item":...}} lines
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport.Output.html).
  */
-final class ExportFiles {
+public final class LocalExport {
     private static final JsonFactory JSON = new JsonFactory();
 
-    private ExportFiles() {
+    private LocalExport() {
     }
 
-    /** The key of manifest-summary.json. */
-    static String write(S3Client s3, String bucket, String prefix, String exportId, String tableArn, Instant exportTime,
+    /**
+     * Exports {@code table} as it is now (one Scan) into {@code bucket} under {@code prefix}, dealt into
+     * {@code files} data files, and returns the key of its manifest-summary.json.
+     */
+    public static String exportTable(software.amazon.awssdk.services.dynamodb.DynamoDbClient db, String table,
+            S3Client s3, String bucket, String prefix, int files) {
+        String tableArn = db.describeTable(r -> r.tableName(table)).table().tableArn();
+        Instant exportTime = Instant.now();
+        List<Map<String, AttributeValue>> items = db.scanPaginator(r -> r.tableName(table).consistentRead(true)).items()
+                .stream().toList();
+        String exportId = String.format("%014d-%08x", exportTime.toEpochMilli(), (table + exportTime).hashCode());
+        return write(s3, bucket, prefix, exportId, tableArn, exportTime, lines(items, files));
+    }
+
+    /** Writes an export of the given lines, one list per data file; returns the key of manifest-summary.json. */
+    public static String write(S3Client s3, String bucket, String prefix, String exportId, String tableArn, Instant exportTime,
             List<List<String>> fileLines) {
         String dir = prefix + "/AWSDynamoDB/" + exportId + "/";
         StringBuilder files = new StringBuilder();
@@ -58,7 +73,7 @@ final class ExportFiles {
     }
 
     /** The items dealt round-robin into {@code files} files of export lines. */
-    static List<List<String>> lines(List<Map<String, AttributeValue>> items, int files) {
+    public static List<List<String>> lines(List<Map<String, AttributeValue>> items, int files) {
         List<List<String>> out = new ArrayList<>();
         for (int i = 0; i < files; i++) {
             out.add(new ArrayList<>());
@@ -70,7 +85,7 @@ final class ExportFiles {
     }
 
     /** One export line, {@code {"Item":{...}}}. */
-    static String line(Map<String, AttributeValue> item) {
+    public static String line(Map<String, AttributeValue> item) {
         StringWriter w = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(w)) {
             g.writeStartObject();
@@ -134,7 +149,7 @@ final class ExportFiles {
         return Base64.getEncoder().encodeToString(b.asByteArray());
     }
 
-    static byte[] gzip(String text) {
+    public static byte[] gzip(String text) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (GZIPOutputStream gz = new GZIPOutputStream(bytes)) {
             gz.write(text.getBytes(StandardCharsets.UTF_8));
