@@ -1,6 +1,7 @@
 package io.cdcfanout.examples;
 
 import io.cdcfanout.examples.backfill.BackfillExample;
+import io.cdcfanout.examples.backfill.ExportBackfillExample;
 import io.cdcfanout.examples.friends.FriendNotificationExample;
 import io.cdcfanout.examples.invoices.InvoiceArchive;
 import io.cdcfanout.examples.invoices.InvoiceArchiveExample;
@@ -105,12 +106,17 @@ public final class Demo {
                     + "); dead letters: " + friends.deadLetters().size(),
                     friends.notifications() == friends.expected() && friends.deadLetters().size() == 1));
             out.println();
-            out.println("[7/7] Backfill: a replica of an existing Customers table, older than its stream");
+            out.println("[7/7] Backfill: a replica of an existing Customers table, older than its stream;");
+            out.println("      then an existing Invoices table into the archive and a view, from an export to S3");
             BackfillExample.Result backfill = BackfillExample.run(env, out);
+            ExportBackfillExample.Result fromExport = ExportBackfillExample.run(env, out);
+            boolean exportOk = fromExport.archivedOnce() && fromExport.viewExact();
             summary.add(new Line("backfill", "replica equal to source: " + (backfill.replicaEqual() ? "yes" : "no")
                     + " (" + backfill.items() + " customers; " + backfill.loaded() + " older than the stream, "
                     + backfill.snapshotItems() + " sent by the snapshot, " + backfill.changes()
-                    + " changes during it)", backfill.replicaEqual()));
+                    + " changes during it); from an export of " + fromExport.exported() + " invoices: archived once "
+                    + (fromExport.archivedOnce() ? "yes" : "no") + ", view exact " + (fromExport.viewExact() ? "yes" : "no"),
+                    backfill.replicaEqual() && exportOk));
             totals = env.totals();
         }
         out.println();
