@@ -5,7 +5,6 @@ import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.amazonaws.services.lambda.runtime.events.DynamodbEvent;
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Source;
 import io.cdcfanout.api.pipeline.Pipeline;
@@ -15,7 +14,6 @@ import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
-import io.cdcfanout.dynamodb.lambda.DynamoDbStreamHandler;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.testkit.RecordingDeadLetterSink;
@@ -39,6 +37,7 @@ import software.amazon.awssdk.services.dynamodb.model.StreamViewType;
  * at ERROR when a route halted and at WARN when the poller rewound; defect reasons quoting raw fields
  * went out the same way. Flows run here with a marker in keys, values, failure reasons and exception
  * messages; whatever the library prints at INFO and above (slf4j-simple's default) must not contain it.
+ * The Lambda processor's part is in cdc-lambda's LambdaLogPrivacyTest.
  */
 class LogPrivacyTest {
     private static final String MARKER = "pii-7f3a9c@example.com";
@@ -126,27 +125,7 @@ class LogPrivacyTest {
             p.flush();
             done.join();
         }
-        // 3. The Lambda handler answering a partial batch response.
-        DynamodbEvent lambda = new DynamodbEvent();
-        DynamodbEvent.DynamodbStreamRecord r = new DynamodbEvent.DynamodbStreamRecord();
-        r.setEventID("L1");
-        r.setEventName("INSERT");
-        r.setEventSourceARN(source.streamArn());
-        com.amazonaws.services.lambda.runtime.events.models.dynamodb.StreamRecord sr =
-                new com.amazonaws.services.lambda.runtime.events.models.dynamodb.StreamRecord();
-        sr.setSequenceNumber("200");
-        sr.setStreamViewType(com.amazonaws.services.lambda.runtime.events.models.dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
-        sr.setKeys(Map.of("id", new com.amazonaws.services.lambda.runtime.events.models.dynamodb.AttributeValue(MARKER)));
-        sr.setNewImage(Map.of("id", new com.amazonaws.services.lambda.runtime.events.models.dynamodb.AttributeValue(MARKER),
-                "email", new com.amazonaws.services.lambda.runtime.events.models.dynamodb.AttributeValue(MARKER)));
-        r.setDynamodb(sr);
-        lambda.setRecords(List.of(r));
-        Pipeline<Map<String, AttributeValue>> lp = Pipeline.<Map<String, AttributeValue>>builder()
-                .route(Route.<Map<String, AttributeValue>>builder("mail").sink(new LeakySink(true)).retry(quick).build())
-                .build();
-        new DynamoDbStreamHandler(lp) { }.handleRequest(lambda, null);
-        lp.close();
-        // 4. The poller on DynamoDB Local: a batch that is not acknowledged is read again (a rewind).
+        // 3. The poller on DynamoDB Local: a batch that is not acknowledged is read again (a rewind).
         LocalDynamoDb local = LocalDynamoDb.get();
         String table = LocalDynamoDb.uniqueName("Privacy");
         String arn = local.createTable(table, StreamViewType.NEW_AND_OLD_IMAGES, "id:S");

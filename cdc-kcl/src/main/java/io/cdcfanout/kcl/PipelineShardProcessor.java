@@ -6,6 +6,7 @@ import com.amazonaws.services.dynamodbv2.streamsadapter.processor.DynamoDBStream
 import io.cdcfanout.api.ChangeEvent;
 import io.cdcfanout.api.Source;
 import io.cdcfanout.api.pipeline.BatchResult;
+import io.cdcfanout.api.pipeline.Settlement;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.dynamodb.StreamRecords;
 import java.time.Duration;
@@ -228,20 +229,8 @@ final class PipelineShardProcessor implements DynamoDBStreamsShardRecordProcesso
             LOG.debug("Shard {}: the pipeline failed a batch", shardId, e.getCause());
             return new Outcome(0, "the pipeline failed: " + e.getCause());
         }
-        if (result.succeeded()) {
-            return new Outcome(events.size(), null);
-        }
-        return new Outcome(indexOf(events, result.firstFailure().get()), result.failures().get(0).reason());
-    }
-
-    private static int indexOf(List<ChangeEvent<Map<String, AttributeValue>>> events,
-            ChangeEvent<Map<String, AttributeValue>> event) {
-        for (int i = 0; i < events.size(); i++) {
-            if (events.get(i) == event) {
-                return i;
-            }
-        }
-        throw new IllegalStateException("the failed event " + event.eventId() + " is not in the batch");
+        Settlement settled = Settlement.of(events, result);
+        return new Outcome(settled.acknowledged(), settled.reason().orElse(null));
     }
 
     /** Waits {@code retryBackoff}, or less if the shard is given up meanwhile; false if it was. */

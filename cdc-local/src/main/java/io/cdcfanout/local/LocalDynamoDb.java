@@ -34,7 +34,7 @@ import software.amazon.awssdk.services.dynamodb.streams.DynamoDbStreamsClient;
 /**
  * DynamoDB Local in-process: in memory, on a random loopback port, with its test controls (shard
  * rollover, time dilation) switched on, and clients for it. Each region is a separate database.
- * DynamoDB Local's threads are not daemons and outlive {@link #close()}: a {@code main} that uses it
+ * DynamoDB Local's threads are not daemons and outlive {@code close()}: a {@code main} that uses it
  * ends with {@code System.exit}.
  */
 public final class LocalDynamoDb {

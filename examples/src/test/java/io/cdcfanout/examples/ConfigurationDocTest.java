@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cdcfanout.api.pipeline.BufferPolicy;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.RetryPolicy;
-import io.cdcfanout.dynamodb.lambda.DynamoDbStreamHandler;
+import io.cdcfanout.lambda.DynamoDbStreamHandler;
 import io.cdcfanout.dynamodb.poller.DynamoDbCheckpointStore;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.dynamodb.sink.ReplicationSink;

@@ -1,8 +1,8 @@
 package io.cdcfanout.dynamodb.poller;
 
 import io.cdcfanout.api.CdcException;
-import io.cdcfanout.api.Position;
 import io.cdcfanout.api.pipeline.BatchResult;
+import io.cdcfanout.api.pipeline.Settlement;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,17 +55,13 @@ final class Checkpointer {
                 continue; // read before a rewind: the rewind reads it again
             }
             BatchResult<Map<String, AttributeValue>> result = f.future().join();
-            if (result != null && !result.succeeded()) {
-                Position partial = result.checkpoints().get(s.id);
-                if (partial != null) {
+            Settlement settled = result == null ? null : Settlement.of(f.events(), result);
+            if (settled != null && !settled.complete()) {
+                if (settled.acknowledged() > 0) {
                     // Save the stream's own spelling (with its leading zeros) of the acknowledged position.
-                    for (int i = 0; i < f.events().size(); i++) {
-                        if (f.events().get(i).position().equals(partial)) {
-                            save(s, Checkpoint.after(f.sequences().get(i)));
-                        }
-                    }
+                    save(s, Checkpoint.after(f.sequences().get(settled.acknowledged() - 1)));
                 }
-                rewind(s, result.failures().get(0).reason());
+                rewind(s, settled.reason().orElseThrow());
                 return;
             }
             if (f.lastSequence() != null) {

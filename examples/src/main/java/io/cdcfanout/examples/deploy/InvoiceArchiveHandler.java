@@ -2,7 +2,7 @@ package io.cdcfanout.examples.deploy;
 
 import io.cdcfanout.api.pipeline.PipelineListener;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
-import io.cdcfanout.dynamodb.lambda.DynamoDbStreamHandler;
+import io.cdcfanout.lambda.DynamoDbStreamHandler;
 import io.cdcfanout.examples.invoices.InvoiceArchive;
 import io.cdcfanout.examples.invoices.S3DeadLetters;
 import software.amazon.awssdk.services.firehose.FirehoseClient;

@@ -5,7 +5,7 @@ import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.dynamodb.DynamoDbImages;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
-import io.cdcfanout.dynamodb.lambda.DynamoDbStreamHandler;
+import io.cdcfanout.lambda.DynamoDbStreamHandler;
 import io.cdcfanout.examples.invoices.S3DeadLetters;
 import io.cdcfanout.examples.welcome.Customer;
 import io.cdcfanout.examples.welcome.OutboxEmailSender;

@@ -1,4 +1,4 @@
-package io.cdcfanout.dynamodb.lambda;
+package io.cdcfanout.lambda;
 
 import com.amazonaws.services.lambda.runtime.events.DynamodbEvent;
 import io.cdcfanout.api.ChangeEvent;

@@ -1,4 +1,4 @@
-package io.cdcfanout.dynamodb.lambda;
+package io.cdcfanout.lambda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -128,5 +128,69 @@ class DynamoDbStreamHandlerTest {
         StreamsEventResponse response = handler.handleRequest(event, null);
         assertEquals("000222", response.getBatchItemFailures().get(0).getItemIdentifier(),
                 "the mapping matches identifiers as strings");
+    }
+
+    /** A handler with its own base class: the processor by composition, no inheritance needed. */
+    static final class ComposedHandler extends Object
+            implements com.amazonaws.services.lambda.runtime.RequestHandler<DynamodbEvent, StreamsEventResponse> {
+        private final DynamoDbStreamProcessor processor;
+
+        ComposedHandler(Pipeline<Map<String, AttributeValue>> pipeline) {
+            this.processor = DynamoDbStreamProcessor.of(pipeline);
+        }
+
+        @Override
+        public StreamsEventResponse handleRequest(DynamodbEvent event, com.amazonaws.services.lambda.runtime.Context c) {
+            return processor.process(event, c);
+        }
+    }
+
+    @Test
+    void theProcessorComposesIntoAnyHandlerAndAnswersLikeTheBaseClass() throws Exception {
+        ScriptedSink<Map<String, AttributeValue>> sink = ScriptedSink.<Map<String, AttributeValue>>builder()
+                .fatalWhen(e -> e.eventId().equals("eccbc87e4b5ce2fe28308fd9f2a7baf3"), "rejected").build();
+        ComposedHandler handler = new ComposedHandler(Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(sink).build()).build());
+        StreamsEventResponse response = handler.handleRequest(fixture(), null);
+        assertEquals("333333333333333333333", response.getBatchItemFailures().get(0).getItemIdentifier());
+        assertEquals("deadlineMargin must not be negative (was PT-1S)", org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> DynamoDbStreamProcessor.of(handler.processor.pipeline())
+                        .withDeadlineMargin(java.time.Duration.ofSeconds(-1))).getMessage());
+    }
+
+    /** A batch that does not settle before the deadline margin is retried whole, and the log names no item. */
+    @Test
+    void aBatchPastTheDeadlineIsRetriedWholeWithoutItemDataInTheLog() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        io.cdcfanout.api.sink.Sink<Map<String, AttributeValue>> slow = batch -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalStateException("cannot send to pii-7f3a9c@example.com");
+        };
+        java.io.PrintStream original = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+        StreamsEventResponse response;
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(slow).build()).build()) {
+            DynamodbEvent event = fixture();
+            com.amazonaws.services.lambda.runtime.Context context = (com.amazonaws.services.lambda.runtime.Context)
+                    java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                            new Class<?>[] {com.amazonaws.services.lambda.runtime.Context.class},
+                            (proxy, method, args) -> method.getName().equals("getRemainingTimeInMillis") ? 2_050 : null);
+            response = DynamoDbStreamProcessor.of(pipeline).process(event, context);
+            release.countDown();
+        } finally {
+            System.setErr(original);
+        }
+        assertEquals("111111111111111111111", response.getBatchItemFailures().get(0).getItemIdentifier(),
+                "the whole batch, from its first record");
+        String log = captured.toString(StandardCharsets.UTF_8);
+        original.print(log);
+        assertFalse(log.contains("pii-7f3a9c"), log);
+        assertFalse(log.contains("Rush"), "no item value in the log: " + log);
     }
 }

@@ -1,2 +1,2 @@
 /** The AWS Lambda handler for DynamoDB stream events. */
-package io.cdcfanout.dynamodb.lambda;
+package io.cdcfanout.lambda;
