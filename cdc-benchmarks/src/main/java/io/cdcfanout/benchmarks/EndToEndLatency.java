@@ -327,6 +327,11 @@ public final class EndToEndLatency {
         }
 
         @Override
+        public io.cdcfanout.api.pipeline.PipelineStats stats() {
+            return delegate.stats();
+        }
+
+        @Override
         public void close() {
             delegate.close();
         }

@@ -88,6 +88,12 @@ final class BatchDelivery<T, R> {
     }
 
     private void guarded(Batch<T, R> job, Runnable step) {
+        // The sink call runs with the MDC of the caller that submitted the batch's first event.
+        java.util.Map<String, String> mdc = job.entries.isEmpty() ? null : job.entries.get(0).tracker.mdc;
+        java.util.Map<String, String> before = mdc == null ? null : org.slf4j.MDC.getCopyOfContextMap();
+        if (mdc != null) {
+            org.slf4j.MDC.setContextMap(mdc);
+        }
         try {
             step.run();
         } catch (RuntimeException | Error e) {
@@ -95,6 +101,14 @@ final class BatchDelivery<T, R> {
                     e.getClass().getName());
             LOG.debug("Route '{}': unexpected failure while delivering", name, e);
             failJob(job, "internal error on route '" + name + "': " + RouteWorker.describe(e));
+        } finally {
+            if (mdc != null) {
+                if (before == null) {
+                    org.slf4j.MDC.clear();
+                } else {
+                    org.slf4j.MDC.setContextMap(before);
+                }
+            }
         }
     }
 

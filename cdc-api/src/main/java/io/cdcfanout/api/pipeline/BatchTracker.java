@@ -19,6 +19,8 @@ final class BatchTracker<T> {
     /** Events not settled on every route, plus one until {@link #seal()}. */
     private final AtomicInteger outstanding;
     private final CompletableFuture<BatchResult<T>> future = new CompletableFuture<>();
+    /** The submitter's MDC, which the sink calls of this batch's events run with; null if empty. */
+    final java.util.Map<String, String> mdc = org.slf4j.MDC.getCopyOfContextMap();
 
     BatchTracker(List<ChangeEvent<T>> events) {
         this.events = events;

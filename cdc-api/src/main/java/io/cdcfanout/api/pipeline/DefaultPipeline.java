@@ -169,6 +169,13 @@ final class DefaultPipeline<T> implements Pipeline<T> {
         return List.copyOf(byName.keySet());
     }
 
+    @Override
+    public PipelineStats stats() {
+        java.util.Map<String, PipelineStats.RouteStats> routes = new java.util.LinkedHashMap<>();
+        byName.forEach((name, worker) -> routes.put(name, worker.stats()));
+        return new PipelineStats(routes);
+    }
+
     private RouteWorker<T, ?> worker(String route) {
         Objects.requireNonNull(route, "route must not be null");
         RouteWorker<T, ?> w = byName.get(route);

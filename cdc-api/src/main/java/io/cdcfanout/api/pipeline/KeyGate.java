@@ -116,4 +116,11 @@ final class KeyGate {
             parked.clear();
         }
     }
+
+    /** How many item keys are parked now. */
+    int parkedCount() {
+        synchronized (parked) {
+            return parked.size();
+        }
+    }
 }

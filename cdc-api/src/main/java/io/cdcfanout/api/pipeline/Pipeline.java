@@ -71,6 +71,9 @@ public interface Pipeline<T> extends AutoCloseable {
     /** The route names, in the order they were added. */
     List<String> routes();
 
+    /** What each route holds now: buffered, in flight, parked keys, halted. Cheap; for gauges. */
+    PipelineStats stats();
+
     /**
      * Stops taking events, flushes every buffer and waits up to the close timeout; events still
      * undelivered then are failed (never acknowledged). Closes the sinks and the threads the
@@ -94,8 +97,7 @@ public interface Pipeline<T> extends AutoCloseable {
         private Clock clock = Clock.systemUTC();
         private ScheduledExecutorService scheduler;
         private Executor executor;
-        private PipelineListener listener = new PipelineListener() {
-        };
+        private final List<PipelineListener> listeners = new ArrayList<>();
         private Duration closeTimeout = Duration.ofMillis(DEFAULT_CLOSE_TIMEOUT_MILLIS);
 
         private Builder() {
@@ -140,9 +142,9 @@ public interface Pipeline<T> extends AutoCloseable {
             return this;
         }
 
-        /** Receives metrics. Defaults to none. */
+        /** Adds a receiver of metrics; each call adds one, and each is called in the order added. None by default. */
         public Builder<T> listener(PipelineListener listener) {
-            this.listener = Objects.requireNonNull(listener, "listener must not be null");
+            listeners.add(Objects.requireNonNull(listener, "listener must not be null"));
             return this;
         }
 
@@ -171,7 +173,8 @@ public interface Pipeline<T> extends AutoCloseable {
             if (closeTimeout.isNegative()) {
                 throw new IllegalArgumentException("closeTimeout must not be negative (was " + closeTimeout + ")");
             }
-            return new DefaultPipeline<>(List.copyOf(routes), deadLetterSink, clock, scheduler, executor, listener,
+            return new DefaultPipeline<>(List.copyOf(routes), deadLetterSink, clock, scheduler, executor,
+                    PipelineListener.composite(listeners),
                     closeTimeout);
         }
     }

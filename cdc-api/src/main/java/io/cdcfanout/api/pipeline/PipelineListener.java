@@ -10,6 +10,21 @@ import java.util.Map;
  */
 public interface PipelineListener {
 
+    /**
+     * One listener calling each of {@code listeners} in turn; one that throws is logged and skipped, and
+     * the others are still called.
+     */
+    static PipelineListener composite(java.util.List<? extends PipelineListener> listeners) {
+        java.util.List<SafeListener> each = listeners.stream()
+                .map(l -> new SafeListener(java.util.Objects.requireNonNull(l, "a listener must not be null"))).toList();
+        return each.size() == 1 ? each.get(0) : new CompositeListener(each);
+    }
+
+    /** {@link #composite(java.util.List)} of the given listeners. */
+    static PipelineListener composite(PipelineListener... listeners) {
+        return composite(java.util.List.of(listeners));
+    }
+
     /** {@code events} entered the route's buffer. */
     default void onEventsIn(String route, int events) {
     }

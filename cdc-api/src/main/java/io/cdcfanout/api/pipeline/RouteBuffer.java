@@ -32,6 +32,14 @@ final class RouteBuffer<T, R> {
         return queue.isEmpty();
     }
 
+    int size() {
+        return queue.size();
+    }
+
+    long bytes() {
+        return bytes;
+    }
+
     /** Whether a full call is waiting: stop adding, and send. */
     boolean callReady() {
         return queue.size() >= callEvents || bytes >= callBytes;

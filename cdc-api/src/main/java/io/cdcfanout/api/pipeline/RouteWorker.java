@@ -512,4 +512,22 @@ final class RouteWorker<T, R> {
 
     // ---------------------------------------------------------------- state holders
 
+
+    /** What the route holds now. */
+    PipelineStats.RouteStats stats() {
+        lock.lock();
+        try {
+            int inFlight = 0;
+            for (Batch<T, R> b : running) {
+                inFlight += b.entries.size();
+            }
+            for (Batch<T, R> b : waitingForCall) {
+                inFlight += b.entries.size();
+            }
+            return new PipelineStats.RouteStats(buffer.size(), buffer.bytes(), inFlight, gate.parkedCount(),
+                    gate.haltReason() != null);
+        } finally {
+            lock.unlock();
+        }
+    }
 }

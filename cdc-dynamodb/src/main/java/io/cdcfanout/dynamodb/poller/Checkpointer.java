@@ -108,6 +108,7 @@ final class Checkpointer {
             return false;
         }
         s.pendingSave = null;
+        s.checkpointSavedAt = ctx.now();
         ctx.tell(l -> l.onCheckpoint(s.id, cp));
         if (s.finished && s.owned) {
             leases.release(s); // its final save had been deferred

@@ -8,6 +8,11 @@ import java.time.Duration;
  */
 public interface PollerListener {
 
+    /** One listener calling each of {@code listeners} in turn; one that throws is logged and skipped. */
+    static PollerListener composite(java.util.List<? extends PollerListener> listeners) {
+        return new CompositePollerListener(listeners);
+    }
+
     /** The poller began reading a shard, from {@code from} (a checkpoint or a start position). */
     default void onShardStarted(String shardId, String from) {
     }

@@ -141,6 +141,7 @@ final class ShardReader {
         s.inFlightRecords += records.size();
         done.whenComplete((r, t) -> onSettled.accept(f));
         s.lastRead = last;
+        events.get(events.size() - 1).creationTime().ifPresent(t -> s.lastRecordCreatedAt = t.toEpochMilli());
         Duration lag = events.get(events.size() - 1).creationTime()
                 .map(t -> Duration.between(t, ctx.clock.instant())).orElse(Duration.ZERO);
         ctx.tell(l -> l.onRecords(s.id, records.size(), lag));

@@ -36,6 +36,10 @@ final class ShardState {
     int failures;
     long nextPollAt;
     long lastRecordsAt = Long.MIN_VALUE / 2;
+    /** When the checkpoint was last stored (clock millis); MIN_VALUE before the first. */
+    long checkpointSavedAt = Long.MIN_VALUE;
+    /** Creation time of the last record read (epoch millis); MIN_VALUE before the first. */
+    long lastRecordCreatedAt = Long.MIN_VALUE;
     // Checkpointing (Checkpointer).
     String checkpoint;
     Checkpoint pendingSave;

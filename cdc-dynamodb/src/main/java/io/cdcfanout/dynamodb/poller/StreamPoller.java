@@ -74,6 +74,13 @@ public final class StreamPoller implements AutoCloseable {
     private volatile boolean running;
     private volatile boolean abandoned;
     private ShardCatalog catalog;
+    /** The shards' state as of the reading thread's last pass, for {@link #stats()}. */
+    private volatile List<ShardSnapshot> published = List.of();
+
+    /** One shard's state at a pass: times in clock millis, MIN_VALUE for never. */
+    private record ShardSnapshot(String shardId, boolean owned, boolean finished, int recordsInFlight,
+            long checkpointSavedAt, long lastRecordCreatedAt) {
+    }
 
     private StreamPoller(Builder b, String streamArn) {
         this.streams = b.streams;
@@ -129,6 +136,32 @@ public final class StreamPoller implements AutoCloseable {
     /** Why the poller stopped on its own (data loss under {@link DataLossPolicy#FAIL}, a lost shard), if it did. */
     public Optional<Throwable> failure() {
         return Optional.ofNullable(failure.get());
+    }
+
+    /**
+     * What the poller holds now, per shard: lease, records in flight, checkpoint age and iterator age,
+     * as of the reading thread's last pass; ages are measured on the poller's clock now. For gauges.
+     */
+    public PollerStats stats() {
+        long now = clock.millis();
+        java.util.List<PollerStats.ShardStats> shards = new java.util.ArrayList<>();
+        for (ShardSnapshot s : published) {
+            shards.add(new PollerStats.ShardStats(s.shardId(), s.owned(), s.finished(), s.recordsInFlight(),
+                    s.checkpointSavedAt() == Long.MIN_VALUE ? Optional.empty()
+                            : Optional.of(Duration.ofMillis(Math.max(0, now - s.checkpointSavedAt()))),
+                    s.lastRecordCreatedAt() == Long.MIN_VALUE ? Optional.empty()
+                            : Optional.of(Duration.ofMillis(Math.max(0, now - s.lastRecordCreatedAt())))));
+        }
+        return new PollerStats(shards);
+    }
+
+    private void publish() {
+        java.util.List<ShardSnapshot> shards = new java.util.ArrayList<>();
+        for (ShardState s : catalog.all()) {
+            shards.add(new ShardSnapshot(s.id, s.owned, s.finished, s.inFlightRecords, s.checkpointSavedAt,
+                    s.lastRecordCreatedAt));
+        }
+        published = List.copyOf(shards);
     }
 
     /** Whether the reading thread has ended. */
@@ -194,6 +227,7 @@ public final class StreamPoller implements AutoCloseable {
                         }
                     }
                 }
+                publish();
                 wake = Math.min(wake, ctx.nextDiscovery()); // a finished shard asks for discovery at once
                 if (checkpointer.pending(catalog)) {
                     wake = Math.min(wake, checkpointer.storeRetryAt());
@@ -335,8 +369,8 @@ public final class StreamPoller implements AutoCloseable {
         private Duration maxBackoff = Duration.ofMillis(DEFAULT_MAX_BACKOFF_MILLIS);
         private Duration closeTimeout = Duration.ofMillis(DEFAULT_CLOSE_TIMEOUT_MILLIS);
         private DataLossPolicy onDataLoss = DataLossPolicy.FAIL;
-        private PollerListener listener = new PollerListener() {
-        };
+        private final java.util.List<PollerListener> listeners = new java.util.ArrayList<>();
+        private PollerListener listener;
         private String workerId;
         private Clock clock = Clock.systemUTC();
 
@@ -467,9 +501,9 @@ public final class StreamPoller implements AutoCloseable {
             return this;
         }
 
-        /** Progress, checkpoints and data loss. */
+        /** Adds a receiver of progress, checkpoints and data loss; each call adds one. */
         public Builder listener(PollerListener listener) {
-            this.listener = Objects.requireNonNull(listener, "listener must not be null");
+            listeners.add(Objects.requireNonNull(listener, "listener must not be null"));
             return this;
         }
 
@@ -549,7 +583,7 @@ public final class StreamPoller implements AutoCloseable {
             b.maxBackoff = maxBackoff;
             b.closeTimeout = closeTimeout;
             b.onDataLoss = onDataLoss;
-            b.listener = listener;
+            b.listener = PollerListener.composite(listeners);
             b.workerId = workerId == null ? "poller-" + UUID.randomUUID() : workerId;
             b.clock = clock;
             return b;
