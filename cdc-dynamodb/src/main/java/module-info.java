@@ -3,6 +3,7 @@
  * an embedded poller with durable checkpoints, table sinks and table snapshots. The Lambda source is in
  * cdc-lambda.
  */
+@SuppressWarnings("module") // the modules it exports internals to are built after it
 module io.cdcfanout.dynamodb {
     requires transitive io.cdcfanout.api;
     requires io.cdcfanout.aws;
@@ -17,4 +18,5 @@ module io.cdcfanout.dynamodb {
     exports io.cdcfanout.dynamodb.poller;
     exports io.cdcfanout.dynamodb.sink;
     exports io.cdcfanout.dynamodb.snapshot;
+    exports io.cdcfanout.dynamodb.internal to io.cdcfanout.export;
 }

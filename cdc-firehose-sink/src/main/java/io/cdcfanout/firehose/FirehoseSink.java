@@ -76,7 +76,7 @@ public final class FirehoseSink implements Sink<Object> {
         }
     }
 
-    /** A builder; the delivery stream and the serializer are required. */
+    /** A builder; the delivery stream is required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -235,7 +235,7 @@ public final class FirehoseSink implements Sink<Object> {
             return this;
         }
 
-        /** How events become bytes (JSON Lines, say). */
+        /** How events become bytes; by default {@code JsonLinesSerializer.plain()}, JSON Lines of DynamoDB events. */
         public Builder serializer(EventSerializer serializer) {
             this.serializer = Objects.requireNonNull(serializer, "serializer must not be null");
             return this;
@@ -267,7 +267,7 @@ public final class FirehoseSink implements Sink<Object> {
                 throw new IllegalStateException("deliveryStream is required");
             }
             if (serializer == null) {
-                throw new IllegalStateException("serializer is required");
+                serializer = io.cdcfanout.dynamodb.JsonLinesSerializer.plain();
             }
             return new FirehoseSink(this);
         }

@@ -234,7 +234,7 @@ class FirehoseSinkTest {
         assertEquals("deliveryStream must be 1 to 64 letters, digits, '_', '.' or '-' (was 'a b')",
                 assertThrows(IllegalArgumentException.class,
                         () -> FirehoseSink.builder().deliveryStream("a b")).getMessage());
-        assertEquals("serializer is required", assertThrows(
-                IllegalStateException.class, () -> FirehoseSink.builder().deliveryStream("s").build()).getMessage());
+        assertEquals("deliveryStream is required", assertThrows(
+                IllegalStateException.class, () -> FirehoseSink.builder().build()).getMessage());
     }
 }

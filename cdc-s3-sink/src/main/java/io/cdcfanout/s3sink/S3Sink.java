@@ -124,7 +124,7 @@ public final class S3Sink implements Sink<Object> {
         this.memberships = new Memberships(client, settings, extension);
     }
 
-    /** A builder; the bucket and the serializer are required. */
+    /** A builder; the bucket is required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -429,7 +429,10 @@ public final class S3Sink implements Sink<Object> {
             return this;
         }
 
-        /** How events become lines (JSON Lines, say); it sets the Content-Type and the file extension. */
+        /**
+         * How events become lines; it sets the Content-Type and the file extension. By default
+         * {@code JsonLinesSerializer.plain()}, JSON Lines of DynamoDB events.
+         */
         public Builder serializer(EventSerializer serializer) {
             this.serializer = Objects.requireNonNull(serializer, "serializer must not be null");
             return this;
@@ -511,7 +514,7 @@ public final class S3Sink implements Sink<Object> {
                 throw new IllegalStateException("bucket is required");
             }
             if (serializer == null) {
-                throw new IllegalStateException("serializer is required");
+                serializer = io.cdcfanout.dynamodb.JsonLinesSerializer.plain();
             }
             if (multipartThreshold < partSize) {
                 throw new IllegalStateException("multipartThreshold (" + multipartThreshold

@@ -97,8 +97,12 @@ class PartitionerAndBuilderTest {
         assertEquals("kmsKeyId must not be blank", message(IllegalArgumentException.class,
                 () -> S3Sink.builder().sseKms(" ")));
         assertEquals("bucket is required", message(IllegalStateException.class, () -> S3Sink.builder().build()));
-        assertEquals("serializer is required", message(IllegalStateException.class,
-                () -> S3Sink.builder().bucket("b-1").build()));
+        // The serializer defaults to JSON Lines of DynamoDB events.
+        try (software.amazon.awssdk.services.s3.S3Client client = software.amazon.awssdk.services.s3.S3Client.builder()
+                .region(software.amazon.awssdk.regions.Region.EU_WEST_1).build();
+                S3Sink sink = S3Sink.builder().client(client).bucket("b-1").build()) {
+            org.junit.jupiter.api.Assertions.assertNotNull(sink);
+        }
         assertEquals("multipartThreshold (6291456) must be at least partSize (8388608)",
                 message(IllegalStateException.class, () -> S3Sink.builder().bucket("b-1")
                         .serializer(JsonLinesSerializer.plain()).multipartThreshold(6 * 1024 * 1024).build()));

@@ -4,7 +4,7 @@ import io.cdcfanout.api.pipeline.PipelineListener;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
 import io.cdcfanout.lambda.DynamoDbStreamHandler;
 import io.cdcfanout.examples.invoices.InvoiceArchive;
-import io.cdcfanout.examples.invoices.S3DeadLetters;
+import io.cdcfanout.s3sink.S3DeadLetterSink;
 import software.amazon.awssdk.services.firehose.FirehoseClient;
 import software.amazon.awssdk.services.s3.S3Client;
 
@@ -25,7 +25,7 @@ public final class InvoiceArchiveHandler extends DynamoDbStreamHandler {
     /** A handler on the given clients, bucket and delivery stream. */
     public InvoiceArchiveHandler(S3Client s3, FirehoseClient firehose, String bucket, String deliveryStream) {
         super(InvoiceArchive.pipeline(s3, bucket, firehose, deliveryStream, new PipelineListener() { },
-                new S3DeadLetters(s3, bucket, "dead-letters", JsonLinesSerializer.plain())).build());
+                S3DeadLetterSink.builder().client(s3).bucket(bucket).prefix("dead-letters").build()).build());
     }
 
     private static String env(String name) {

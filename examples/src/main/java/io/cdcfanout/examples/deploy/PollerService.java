@@ -6,7 +6,7 @@ import io.cdcfanout.dynamodb.JsonLinesSerializer;
 import io.cdcfanout.dynamodb.poller.DynamoDbCheckpointStore;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
 import io.cdcfanout.examples.invoices.InvoiceArchive;
-import io.cdcfanout.examples.invoices.S3DeadLetters;
+import io.cdcfanout.s3sink.S3DeadLetterSink;
 import java.util.Map;
 import java.time.Duration;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
@@ -34,7 +34,7 @@ public final class PollerService {
         String bucket = env("ARCHIVE_BUCKET");
         Pipeline<Map<String, AttributeValue>> pipeline = InvoiceArchive.pipeline(s3, bucket, FirehoseClient.create(),
                 env("DELIVERY_STREAM"), new PipelineListener() { },
-                new S3DeadLetters(s3, bucket, "dead-letters", JsonLinesSerializer.plain())).build();
+                S3DeadLetterSink.builder().client(s3).bucket(bucket).prefix("dead-letters").build()).build();
         StreamPoller poller = StreamPoller.builder()
                 .streamsClient(DynamoDbStreamsClient.create())
                 .table(env("SOURCE_TABLE"), db)

@@ -6,7 +6,7 @@ import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.dynamodb.DynamoDbImages;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
 import io.cdcfanout.lambda.DynamoDbStreamHandler;
-import io.cdcfanout.examples.invoices.S3DeadLetters;
+import io.cdcfanout.s3sink.S3DeadLetterSink;
 import io.cdcfanout.examples.welcome.Customer;
 import io.cdcfanout.examples.welcome.OutboxEmailSender;
 import io.cdcfanout.examples.welcome.WelcomeEmailSink;
@@ -43,7 +43,7 @@ public final class MigratedHandler extends DynamoDbStreamHandler {
                         .transform(DynamoDbImages.typed(TableSchema.fromBean(Customer.class)))
                         .sink(new WelcomeEmailSink(new OutboxEmailSender(db, "Outbox")))  // once per event id
                         .build())
-                .deadLetterSink(new S3DeadLetters(s3, "archive-bucket", "dead-letters", jsonLines))
+                .deadLetterSink(S3DeadLetterSink.builder().client(s3).bucket("archive-bucket").build())
                 .build();                                // no item contents in the logs, by default
     }
     // DOC:end
