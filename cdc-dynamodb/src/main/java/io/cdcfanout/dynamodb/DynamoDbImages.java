@@ -45,4 +45,22 @@ public final class DynamoDbImages {
             }
         };
     }
+
+    /**
+     * The DynamoDB event behind {@code event}, whatever its route mapped the images to: an archive or
+     * audit sink behind a typed route reads the stream's own images without a cast.
+     *
+     * @throws IllegalArgumentException if the event's raw images are not DynamoDB's (it did not come from a
+     *     DynamoDB source)
+     */
+    @SuppressWarnings("unchecked")
+    public static ChangeEvent<Map<String, AttributeValue>> raw(ChangeEvent<?> event) {
+        ChangeEvent<?> raw = Objects.requireNonNull(event, "event must not be null").raw();
+        Object image = raw.after().isPresent() ? raw.after().get() : raw.before().orElse(null);
+        if (image != null && !(image instanceof Map<?, ?> m && m.values().stream().allMatch(v -> v instanceof AttributeValue))) {
+            throw new IllegalArgumentException("event " + event.eventId() + " has raw images of type "
+                    + image.getClass().getName() + ", not DynamoDB's Map<String, AttributeValue>");
+        }
+        return (ChangeEvent<Map<String, AttributeValue>>) raw;
+    }
 }

@@ -4,6 +4,7 @@ import static io.cdcfanout.local.LocalDynamoDb.n;
 import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cdcfanout.api.ChangeEvent;
@@ -46,10 +47,10 @@ class TypedImagesTest {
 
         RecordingSink<Movie> typed = new RecordingSink<>();
         RecordingSink<Map<String, AttributeValue>> archive = new RecordingSink<>();
-        try (Pipeline<Map<String, AttributeValue>> p = Pipeline.<Map<String, AttributeValue>>builder()
-                .route(Route.<Map<String, AttributeValue>>builder("movies")
-                        .transform(DynamoDbImages.typed(TableSchema.fromBean(Movie.class))).sink(typed).build())
-                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(archive).build())
+        // The image type once, on the pipeline; routes configured in place.
+        try (Pipeline<Map<String, AttributeValue>> p = DynamoDbPipeline.builder()
+                .route("movies", r -> r.transform(DynamoDbImages.typed(TableSchema.fromBean(Movie.class))).sink(typed))
+                .route("archive", r -> r.sink(archive))
                 .build()) {
             BatchResult<Map<String, AttributeValue>> result = p.submit(eventsOf(arn)).thenCombine(p.flush(),
                     (r, v) -> r).join();
@@ -66,6 +67,11 @@ class TypedImagesTest {
         assertEquals(Set.of("drama", "sport"), after.getGenres());
         assertEquals(Set.of("rating"), modify.changedAttributes().orElseThrow());
         assertSame(archive.events().get(1), modify.raw(), "the typed event still reaches the raw one");
+        // A sink behind the typed route reads the stream's own images without a cast.
+        Map<String, AttributeValue> rawAfter = DynamoDbImages.raw(modify).after().orElseThrow();
+        assertEquals(n("8.5"), rawAfter.get("rating"));
+        assertThrows(IllegalArgumentException.class, () -> DynamoDbImages.raw(
+                io.cdcfanout.testkit.TestEvents.forTable("T", "id").insert("a", Map.of("x", 1))));
         String line = new String(JsonLinesSerializer.plain().toBytes(modify), StandardCharsets.UTF_8);
         assertTrue(line.contains("\"rating\":8.123456789012345678901234567"), "an archive of a typed event is exact");
     }

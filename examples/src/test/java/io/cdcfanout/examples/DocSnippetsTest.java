@@ -13,7 +13,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every {@code <!-- snippet:Name:begin -->} block in docs/ is the code between {@code // DOC:begin} and
+ * Every {@code <!-- snippet:Name:begin -->} block in docs/ and the README is the code between {@code // DOC:begin} and
  * {@code // DOC:end} of the compiled example class {@code Name.java}, line for line (indentation and
  * comments aside).
  */
@@ -36,9 +36,14 @@ class DocSnippetsTest {
     void docSnippetsAreTheCompiledExamples() throws IOException {
         int checked = 0;
         try (Stream<Path> docs = Files.list(Path.of("../docs"))) {
-            for (Path doc : docs.filter(p -> p.toString().endsWith(".md")).toList()) {
+            List<Path> pages = new java.util.ArrayList<>(docs.filter(p -> p.toString().endsWith(".md")).toList());
+            pages.add(Path.of("../README.md"));
+            for (Path doc : pages) {
                 Matcher m = BLOCK.matcher(Files.readString(doc));
                 while (m.find()) {
+                    if (m.group(1).equals("QuickStart")) {
+                        continue; // ReadmeSnippetTest checks it, with its README markers
+                    }
                     List<Path> sources;
                     try (Stream<Path> all = Files.walk(Path.of("src/main/java"))) {
                         String name = m.group(1) + ".java";

@@ -142,6 +142,20 @@ public interface Pipeline<T> extends AutoCloseable {
             return this;
         }
 
+        /**
+         * Adds the route {@code name}, configured in place, so the image type is written once, on the
+         * pipeline: {@code .route("archive", r -> r.sink(archive).buffer(policy))}. {@code configure} may
+         * return a builder with a transform (another routed type).
+         *
+         * @throws NullPointerException if an argument is null, or configure returns null
+         */
+        public Builder<T> route(String name, java.util.function.Function<Route.Builder<T, T>, Route.Builder<T, ?>> configure) {
+            Objects.requireNonNull(configure, "configure must not be null");
+            Route.Builder<T, ?> configured = Objects.requireNonNull(configure.apply(Route.builder(name)),
+                    "configure returned null for route '" + name + "'");
+            return route(configured.build());
+        }
+
         /** Adds a receiver of metrics; each call adds one, and each is called in the order added. None by default. */
         public Builder<T> listener(PipelineListener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener must not be null"));
