@@ -96,4 +96,92 @@ class InvoiceArchiveHandlerTest {
         assertTrue(!template.contains("s3:*") && !template.contains("dynamodb:*") && !template.contains("firehose:*"),
                 "no wildcard actions for the code's roles");
     }
+
+    /** Reads one EMF document and checks it against the specification's rules; returns its metric values. */
+    static Map<String, Long> emf(String line) throws Exception {
+        Map<String, Long> values = new java.util.HashMap<>();
+        java.util.Set<String> declared = new java.util.HashSet<>();
+        java.util.Set<String> dimensions = new java.util.HashSet<>();
+        java.util.Map<String, String> strings = new java.util.HashMap<>();
+        long[] timestamp = {-1};
+        String[] namespace = {null};
+        try (com.fasterxml.jackson.core.JsonParser p = new com.fasterxml.jackson.core.JsonFactory().createParser(line)) {
+            assertEquals(com.fasterxml.jackson.core.JsonToken.START_OBJECT, p.nextToken());
+            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                com.fasterxml.jackson.core.JsonToken t = p.nextToken();
+                if (name.equals("_aws")) {
+                    while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                        String f = p.currentName();
+                        p.nextToken();
+                        if (f.equals("Timestamp")) {
+                            timestamp[0] = p.getLongValue();
+                        } else if (f.equals("CloudWatchMetrics")) {
+                            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+                                while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                                    String d = p.currentName();
+                                    p.nextToken();
+                                    if (d.equals("Namespace")) {
+                                        namespace[0] = p.getText();
+                                    } else if (d.equals("Dimensions")) {
+                                        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+                                            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+                                                dimensions.add(p.getText());
+                                            }
+                                        }
+                                    } else if (d.equals("Metrics")) {
+                                        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+                                            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                                                String m = p.currentName();
+                                                p.nextToken();
+                                                if (m.equals("Name")) {
+                                                    declared.add(p.getText());
+                                                }
+                                            }
+                                        }
+                                    } else {
+                                        p.skipChildren();
+                                    }
+                                }
+                            }
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                } else if (t == com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT) {
+                    values.put(name, p.getLongValue());
+                } else if (t == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+                    strings.put(name, p.getText());
+                } else {
+                    p.skipChildren();
+                }
+            }
+        }
+        assertTrue(timestamp[0] > 0, "_aws.Timestamp in epoch milliseconds");
+        assertEquals("cdc-fanout", namespace[0]);
+        assertEquals(java.util.Set.of("Service", "Route"), dimensions);
+        assertTrue(strings.keySet().containsAll(dimensions), "every dimension is a top-level member");
+        assertEquals(declared, values.keySet(), "every declared metric has a value, and only those");
+        values.put("__route", (long) strings.get("Route").hashCode());
+        return values;
+    }
+
+    @Test
+    void eachInvocationWritesItsMetricsAsEmbeddedMetricFormatWithoutItemData() throws Exception {
+        try (Embedded env = new Embedded()) {
+            java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+            InvoiceArchiveHandler handler = new InvoiceArchiveHandler(env.s3(), env.firehose(), Embedded.BUCKET,
+                    InvoiceArchiveExample.DELIVERY_STREAM, new java.io.PrintStream(log, true, "UTF-8"));
+            handler.handleRequest(batch(40), null);
+            List<String> lines = new String(log.toByteArray(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+            assertEquals(2, lines.size(), "one document per route: " + lines);
+            for (String line : lines) {
+                Map<String, Long> values = emf(line);
+                assertEquals(40L, values.get("EventsIn"), line);
+                assertEquals(40L, values.get("Delivered"), line);
+                assertTrue(!line.contains("INV-L0"), "no item data in the metrics");
+            }
+            assertTrue(lines.stream().anyMatch(l -> l.contains("\"firehose.billedUnits\"")), "billed units per sink");
+        }
+    }
 }
