@@ -87,6 +87,24 @@ public final class EmfMetrics implements PipelineListener {
         add(route, "RoutesHalted", 1);
     }
 
+    /**
+     * A poller listener counting {@code DataLoss} under the route {@code poller}, for a long-running
+     * process that calls {@link #emit} on a schedule.
+     */
+    public io.cdcfanout.dynamodb.poller.PollerListener poller() {
+        return new io.cdcfanout.dynamodb.poller.PollerListener() {
+            @Override
+            public void onDataLoss(io.cdcfanout.dynamodb.poller.DataLoss loss) {
+                add("poller", "DataLoss", 1);
+            }
+
+            @Override
+            public void onRewind(String shardId, String toCheckpoint, String reason) {
+                add("poller", "Rewinds", 1);
+            }
+        };
+    }
+
     /** Writes one EMF document per route with activity since the last call, then starts over. */
     public void emit(PrintStream out) {
         long now = clock.millis();

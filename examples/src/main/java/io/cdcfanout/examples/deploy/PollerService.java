@@ -1,7 +1,6 @@
 package io.cdcfanout.examples.deploy;
 
 import io.cdcfanout.api.pipeline.Pipeline;
-import io.cdcfanout.api.pipeline.PipelineListener;
 import io.cdcfanout.dynamodb.JsonLinesSerializer;
 import io.cdcfanout.dynamodb.poller.DynamoDbCheckpointStore;
 import io.cdcfanout.dynamodb.poller.StreamPoller;
@@ -32,19 +31,31 @@ public final class PollerService {
         DynamoDbClient db = DynamoDbClient.create();
         S3Client s3 = S3Client.create();
         String bucket = env("ARCHIVE_BUCKET");
+        // Metrics as CloudWatch EMF on standard output, once a minute (ship the container's log with
+        // FireLens or the CloudWatch agent, which extract EMF).
+        EmfMetrics metrics = new EmfMetrics("invoice-archive-poller", java.time.Clock.systemUTC());
+        java.util.concurrent.ScheduledExecutorService emitter = java.util.concurrent.Executors
+                .newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "emf-metrics");
+                    t.setDaemon(true);
+                    return t;
+                });
+        emitter.scheduleAtFixedRate(() -> metrics.emit(System.out), 1, 1, java.util.concurrent.TimeUnit.MINUTES);
         Pipeline<Map<String, AttributeValue>> pipeline = InvoiceArchive.pipeline(s3, bucket, FirehoseClient.create(),
-                env("DELIVERY_STREAM"), new PipelineListener() { },
+                env("DELIVERY_STREAM"), metrics,
                 S3DeadLetterSink.builder().client(s3).bucket(bucket).prefix("dead-letters").build()).build();
         StreamPoller poller = StreamPoller.builder()
                 .streamsClient(DynamoDbStreamsClient.create())
                 .table(env("SOURCE_TABLE"), db)
                 .checkpointStore(DynamoDbCheckpointStore.builder().client(db).table(env("CHECKPOINT_TABLE")).build())
                 .pipeline(pipeline)
+                .listener(metrics.poller())
                 .build()
                 .start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             poller.close();    // drains the pipeline and saves the last checkpoints
             pipeline.close();
+            metrics.emit(System.out);
         }, "shutdown"));
         System.exit(awaitStop(poller));
     }
