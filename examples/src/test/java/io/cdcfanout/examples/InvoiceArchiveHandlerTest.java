@@ -184,4 +184,24 @@ class InvoiceArchiveHandlerTest {
             assertTrue(lines.stream().anyMatch(l -> l.contains("\"firehose.billedUnits\"")), "billed units per sink");
         }
     }
+
+    /** The seed's 7-year archive "for compliance or audit requirements", as the template deploys it. */
+    @Test
+    void theTemplateKeepsTheArchiveLockedRetainedAndWatched() throws Exception {
+        String template = Files.readString(Path.of("deploy/template.yaml"));
+        for (String setting : List.of("ObjectLockEnabled: true", "Mode: COMPLIANCE", "Years: 7",
+                "VersioningConfiguration:", "LoggingConfiguration:", "SnapStart:", "ApplyOn: PublishedVersions",
+                "ReservedConcurrentExecutions:", "FunctionName: !Ref FunctionAlias", "AWS::CloudWatch::Dashboard",
+                "IteratorAge", "DeadLettered", "RoutesHalted", "Retries", "firehose.billedUnits", "DataLoss")) {
+            assertTrue(template.contains(setting), "template.yaml sets " + setting);
+        }
+        for (String resource : List.of("InvoicesTable", "ArchiveKey", "ArchiveBucket", "FailedBatches")) {
+            int at = template.indexOf("  " + resource + ":\n");
+            assertTrue(at >= 0, resource);
+            String head = template.substring(at, template.indexOf("Properties:", at));
+            assertTrue(head.contains("DeletionPolicy: Retain") && head.contains("UpdateReplacePolicy: Retain"),
+                    resource + " is retained");
+        }
+        assertTrue(!template.contains("arn:aws:"), "ARNs use ${AWS::Partition}");
+    }
 }
