@@ -84,6 +84,7 @@ public final class EndToEndLatency {
         System.out.printf("DynamoDB Local in-process; rounds of %d writes at %d/s; %d pairs per setting; replica in %s%n",
                 writes, rate, pairs, REPLICA_REGION);
         Map<Long, List<Pair>> results = new java.util.LinkedHashMap<>();
+        Map<String, List<Double>> distribution = new java.util.LinkedHashMap<>(); // the last pair, first setting
         try (LocalS3 s3 = new LocalS3()) {
             s3.bucket("latency");
             // Warm-up of both paths, not counted.
@@ -98,6 +99,11 @@ public final class EndToEndLatency {
                             r.get("table").p50(), r.get("s3").p50(), r.get("source put").p50(),
                             r.get("sink write").p50());
                     results.computeIfAbsent(interval, k -> new ArrayList<>()).add(pair);
+                    if (interval == intervals.get(0)) {
+                        distribution.put("floor: raw GetRecords", millis(floor));
+                        distribution.put("written to the table", millis(r.get("table")));
+                        distribution.put("written to S3", millis(r.get("s3")));
+                    }
                     System.out.printf("%nPair %d, activePollInterval %d ms%n", round, interval);
                     floor.print("floor: raw GetRecords loop");
                     r.get("table").print("cdc-fanout, written to the table");
@@ -120,7 +126,13 @@ public final class EndToEndLatency {
                 medianRatio(list, Pair::submitted), medianRatio(list, Pair::handed),
                 medianRatio(list, Pair::table), medianRatio(list, Pair::s3),
                 median(list, Pair::sourcePut) / 1e6, median(list, Pair::sinkWrite) / 1e6));
+        Plot.cdf(Plot.dir().resolve("latency-cdf.svg"), "Write to delivery, activePollInterval "
+                + intervals.get(0) + " ms (" + writes + " writes at " + rate + "/s)", distribution);
         System.exit(0); // DynamoDB Local's threads are not daemons
+    }
+
+    private static List<Double> millis(Sample s) {
+        return s.sorted().stream().map(n -> n / 1e6).toList();
     }
 
     private static double median(List<Pair> list, java.util.function.ToLongFunction<Pair> f) {
