@@ -19,7 +19,7 @@ final class Plot {
     private static final String[] COLORS = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
     private static final int W = 720;
     private static final int H = 420;
-    private static final int LEFT = 70;
+    private static final int LEFT = 92;
     private static final int RIGHT = 190;
     private static final int TOP = 40;
     private static final int BOTTOM = 50;
