@@ -98,7 +98,10 @@ public final class SinkResult {
         return "SinkResult[size=" + statuses.length + ", failed=" + failed + ", counters=" + counters + "]";
     }
 
-    /** Builds a {@link SinkResult}; events not marked failed count as delivered. */
+    /**
+     * Builds a {@link SinkResult}; events not marked failed count as delivered. Thread-safe, so that a
+     * sink's parallel writes may mark their events.
+     */
     public static final class Builder {
         private final Status[] statuses;
         private final Map<Integer, String> reasons = new HashMap<>();
@@ -115,7 +118,7 @@ public final class SinkResult {
          * @throws IndexOutOfBoundsException if index is outside the batch
          * @throws NullPointerException if reason is null
          */
-        public Builder fail(int index, String reason, boolean retryable) {
+        public synchronized Builder fail(int index, String reason, boolean retryable) {
             Objects.checkIndex(index, statuses.length);
             Objects.requireNonNull(reason, "reason must not be null");
             statuses[index] = retryable ? Status.FAILED_RETRYABLE : Status.FAILED_FATAL;
@@ -124,13 +127,13 @@ public final class SinkResult {
         }
 
         /** Adds {@code delta} to a cost counter, such as {@code requests} or {@code billedUnits}. */
-        public Builder count(String counter, long delta) {
+        public synchronized Builder count(String counter, long delta) {
             Objects.requireNonNull(counter, "counter must not be null");
             counters.merge(counter, delta, Long::sum);
             return this;
         }
 
-        public SinkResult build() {
+        public synchronized SinkResult build() {
             return new SinkResult(statuses.clone(), Map.copyOf(reasons),
                     Collections.unmodifiableMap(new LinkedHashMap<>(counters)));
         }

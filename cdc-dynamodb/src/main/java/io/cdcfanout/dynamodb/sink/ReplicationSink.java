@@ -438,35 +438,40 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
         for (int i : todo) {
             byKey.put(keyOf(events.get(i)), i);
         }
-        Map<Map<String, AttributeValue>, String> stored = new HashMap<>();
+        Map<Map<String, AttributeValue>, String> stored = new java.util.concurrent.ConcurrentHashMap<>();
         List<Map<String, AttributeValue>> keys = new ArrayList<>(byKey.keySet());
+        Set<Map<String, AttributeValue>> unread = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        List<Runnable> reads = new ArrayList<>();
         for (int from = 0; from < keys.size(); from += 100) {
             List<Map<String, AttributeValue>> chunk = keys.subList(from, Math.min(keys.size(), from + 100));
-            try {
-                counts.requests.incrementAndGet();
-                BatchGetItemResponse got = client.batchGetItem(r -> r.requestItems(Map.of(table,
-                        KeysAndAttributes.builder().keys(chunk).consistentRead(true).build())));
-                for (Map<String, AttributeValue> item : got.responses().getOrDefault(table, List.of())) {
-                    AttributeValue v = item.get(VERSION_ATTRIBUTE);
-                    if (v != null && v.s() != null) {
-                        stored.put(keyFrom(item, chunk.get(0).keySet()), v.s());
+            reads.add(() -> {
+                try {
+                    counts.requests.incrementAndGet();
+                    BatchGetItemResponse got = client.batchGetItem(r -> r.requestItems(Map.of(table,
+                            KeysAndAttributes.builder().keys(chunk).consistentRead(true).build())));
+                    for (Map<String, AttributeValue> item : got.responses().getOrDefault(table, List.of())) {
+                        AttributeValue v = item.get(VERSION_ATTRIBUTE);
+                        if (v != null && v.s() != null) {
+                            stored.put(keyFrom(item, chunk.get(0).keySet()), v.s());
+                        }
+                    }
+                    KeysAndAttributes left = got.unprocessedKeys().get(table);
+                    if (left != null) {
+                        for (Map<String, AttributeValue> k : left.keys()) {
+                            unread.add(k);
+                            result.fail(byKey.get(k), "BatchGetItem left the key unprocessed (throughput)", true);
+                        }
+                    }
+                } catch (SdkException ex) {
+                    for (Map<String, AttributeValue> k : chunk) {
+                        unread.add(k);
+                        result.fail(byKey.get(k), classify(ex), retryable(ex));
                     }
                 }
-                KeysAndAttributes left = got.unprocessedKeys().get(table);
-                if (left != null) {
-                    for (Map<String, AttributeValue> k : left.keys()) {
-                        result.fail(byKey.remove(k), "BatchGetItem left the key unprocessed (throughput)", true);
-                    }
-                }
-            } catch (SdkException ex) {
-                for (Map<String, AttributeValue> k : chunk) {
-                    Integer i = byKey.remove(k);
-                    if (i != null) {
-                        result.fail(i, classify(ex), retryable(ex));
-                    }
-                }
-            }
+            });
         }
+        runAll(reads);
+        byKey.keySet().removeAll(unread);
         List<WriteRequest> writes = new ArrayList<>();
         List<Integer> indexes = new ArrayList<>();
         for (Map.Entry<Map<String, AttributeValue>, Integer> k : byKey.entrySet()) {
@@ -482,32 +487,62 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
                     : WriteRequest.builder().putRequest(p -> p.item(tombstoneOf(e))).build());
             indexes.add(k.getValue());
         }
-        for (int from = 0; from < writes.size(); from += 25) {
+        List<Runnable> chunks = new ArrayList<>();
+        for (int start = 0; start < writes.size(); start += 25) {
+            int from = start;
             int to = Math.min(writes.size(), from + 25);
-            List<WriteRequest> chunk = writes.subList(from, to);
-            try {
-                counts.requests.incrementAndGet();
-                BatchWriteItemResponse done = client.batchWriteItem(r -> r.requestItems(Map.of(table, chunk)));
-                List<WriteRequest> left = done.unprocessedItems().getOrDefault(table, List.of());
-                Set<WriteRequest> unprocessed = new HashSet<>(left);
-                for (int j = from; j < to; j++) {
-                    if (unprocessed.contains(writes.get(j))) {
-                        result.fail(indexes.get(j), "BatchWriteItem left the item unprocessed (throughput)", true);
+            chunks.add(() -> {
+                List<WriteRequest> chunk = writes.subList(from, to);
+                try {
+                    counts.requests.incrementAndGet();
+                    BatchWriteItemResponse done = client.batchWriteItem(r -> r.requestItems(Map.of(table, chunk)));
+                    List<WriteRequest> left = done.unprocessedItems().getOrDefault(table, List.of());
+                    Set<WriteRequest> unprocessed = new HashSet<>(left);
+                    for (int j = from; j < to; j++) {
+                        if (unprocessed.contains(writes.get(j))) {
+                            result.fail(indexes.get(j), "BatchWriteItem left the item unprocessed (throughput)", true);
+                        } else {
+                            counts.writes.incrementAndGet();
+                        }
+                    }
+                } catch (SdkException ex) {
+                    if (ex instanceof AwsServiceException && !retryable(ex) && !DynamoDbErrors.unavailable(ex)) {
+                        for (int j = from; j < to; j++) {
+                            writeConditional(events.get(indexes.get(j)), indexes.get(j), result, counts);
+                        }
                     } else {
-                        counts.writes.incrementAndGet();
+                        for (int j = from; j < to; j++) {
+                            result.fail(indexes.get(j), classify(ex), retryable(ex));
+                        }
                     }
                 }
-            } catch (SdkException ex) {
-                if (ex instanceof AwsServiceException && !retryable(ex) && !DynamoDbErrors.unavailable(ex)) {
-                    for (int j = from; j < to; j++) {
-                        writeConditional(events.get(indexes.get(j)), indexes.get(j), result, counts);
-                    }
-                } else {
-                    for (int j = from; j < to; j++) {
-                        result.fail(indexes.get(j), classify(ex), retryable(ex));
-                    }
-                }
+            });
+        }
+        runAll(chunks);
+    }
+
+    /**
+     * Runs a call's requests: the keys of a call are distinct, so its BatchGetItem and BatchWriteItem
+     * chunks may go at once, up to the sink's parallel writes. A missing table or denied access still halts
+     * the route.
+     */
+    private void runAll(List<Runnable> requests) {
+        if (requests.size() <= 1 || parallelWrites == 1) {
+            requests.forEach(Runnable::run);
+            return;
+        }
+        List<java.util.concurrent.CompletableFuture<Void>> running = new ArrayList<>(requests.size());
+        for (Runnable r : requests) {
+            running.add(java.util.concurrent.CompletableFuture.runAsync(r, writers()));
+        }
+        try {
+            java.util.concurrent.CompletableFuture.allOf(running.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                    .join();
+        } catch (java.util.concurrent.CompletionException ex) {
+            if (ex.getCause() instanceof RuntimeException re) {
+                throw re;
             }
+            throw ex;
         }
     }
 

@@ -39,6 +39,15 @@ public final class SnapshotEvents {
      */
     public static ChangeEvent<Map<String, AttributeValue>> of(String table, List<String> keyNames, Source source,
             Map<String, AttributeValue> item, Instant readAt, String where) {
+        return of(table, keyNames, source, item, readAt, where, true);
+    }
+
+    /**
+     * As {@link #of(String, List, Source, Map, Instant, String)}; {@code checkValues} false skips the value
+     * rules for items DynamoDB itself returned (a Scan page), which hold by construction.
+     */
+    static ChangeEvent<Map<String, AttributeValue>> of(String table, List<String> keyNames, Source source,
+            Map<String, AttributeValue> item, Instant readAt, String where, boolean checkValues) {
         Objects.requireNonNull(table, "table must not be null");
         Objects.requireNonNull(item, "item must not be null");
         String defect = null;
@@ -60,7 +69,7 @@ public final class SnapshotEvents {
             }
             key.put(name, value);
         }
-        if (defect == null) {
+        if (defect == null && checkValues) {
             String problem = AttributeValues.problem(item);
             if (problem != null) {
                 defect = "the item " + problem;

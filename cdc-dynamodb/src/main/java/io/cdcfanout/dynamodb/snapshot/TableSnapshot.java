@@ -250,7 +250,8 @@ public final class TableSnapshot {
     }
 
     private ChangeEvent<Map<String, AttributeValue>> event(Run run, Map<String, AttributeValue> item, Instant readAt) {
-        return SnapshotEvents.of(table, run.keyNames, run.source, item, readAt, "a Scan of " + table);
+        // DynamoDB returned the item: its values hold DynamoDB's rules already, so they are not checked again.
+        return SnapshotEvents.of(table, run.keyNames, run.source, item, readAt, "a Scan of " + table, false);
     }
 
     /** Builds a {@link TableSnapshot}; {@code client} and {@code table} are required. */
