@@ -49,4 +49,36 @@ class SinkValuesTest {
                 assertThrows(IllegalArgumentException.class, () -> SinkBatch.of("r", 0, List.of())).getMessage());
         assertEquals("SinkBatch[route=r, attempt=2, events=0]", SinkBatch.of("r", 2, List.of()).toString());
     }
+
+    /**
+     * Regression: ReplicationSink's parallel writes marked failures into one builder from several threads,
+     * and its reasons were a plain HashMap, so failures could be lost (an event reported delivered).
+     */
+    @Test
+    void failuresMarkedFromParallelWritesAreAllKept() throws Exception {
+        int n = 20_000;
+        SinkResult.Builder b = SinkResult.builder(n);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            java.util.List<java.util.concurrent.Future<?>> all = new java.util.ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                all.add(pool.submit(() -> {
+                    for (int i = thread; i < n; i += 8) {
+                        b.fail(i, "failed " + i, i % 2 == 0).count("requests", 1);
+                    }
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : all) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        SinkResult r = b.build();
+        for (int i = 0; i < n; i++) {
+            assertEquals("failed " + i, r.reason(i));
+        }
+        assertEquals((long) n, r.counters().get("requests"));
+    }
 }
