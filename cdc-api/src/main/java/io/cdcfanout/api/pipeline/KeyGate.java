@@ -43,6 +43,12 @@ final class KeyGate {
         return true;
     }
 
+    /** Whether another holder than {@code holder} has {@code key}. */
+    boolean heldByOther(Object key, Object holder) {
+        Hold h = held.get(key);
+        return h != null && h.holder != holder;
+    }
+
     /** One event of {@code key} settled; the key is free once its holder has none left. */
     void release(Object key) {
         Hold h = held.get(key);

@@ -108,4 +108,68 @@ class RouteEnginePartsTest {
         waiters.settled(1, ready);
         assertEquals(List.of(first), ready);
     }
+
+    /**
+     * The per-key buffer takes the same events, in the same order, as a scan of one arrival-ordered queue
+     * that skips events of keys another batch holds (the first design), whatever the keys, sizes, holds
+     * and limits: seeded runs against that reference model.
+     */
+    @Test
+    void theBufferTakesWhatAScanSkippingHeldKeysWouldTake() {
+        java.util.Random random = new java.util.Random(42);
+        for (int run = 0; run < 500; run++) {
+            int keys = 1 + random.nextInt(12);
+            int callEvents = 1 + random.nextInt(8);
+            long callBytes = 10 + random.nextInt(200);
+            RouteBuffer<Object, Object> buffer = new RouteBuffer<>(callEvents, callBytes, 50);
+            List<RouteEntry<Object, Object>> model = new ArrayList<>();
+            KeyGate gate = new KeyGate();
+            Object other = new Object();
+            java.util.Set<Object> heldByOther = new java.util.HashSet<>();
+            for (int k = 0; k < keys; k++) {
+                if (random.nextInt(3) == 0) {
+                    EventKey key = EventKey.of("T", "id", "k" + k);
+                    gate.hold(key, other);
+                    heldByOther.add(key);
+                }
+            }
+            long seq = 0;
+            for (int round = 0; round < 6; round++) {
+                int adds = random.nextInt(15);
+                for (int a = 0; a < adds; a++) {
+                    RouteEntry<Object, Object> e = entry("k" + random.nextInt(keys), seq++, 0);
+                    buffer.add(e);
+                    model.add(e);
+                }
+                if (buffer.isEmpty()) {
+                    continue;
+                }
+                Batch<Object, Object> batch = new Batch<>(FlushCause.COUNT);
+                buffer.fill(batch, gate);
+                // The reference: scan in arrival order, skip held keys, stop at the count or at the first
+                // event that does not fit the bytes (once the batch holds one).
+                List<RouteEntry<Object, Object>> expected = new ArrayList<>();
+                long taken = 0;
+                java.util.Iterator<RouteEntry<Object, Object>> it = model.iterator();
+                while (it.hasNext() && expected.size() < callEvents) {
+                    RouteEntry<Object, Object> e = it.next();
+                    if (!expected.isEmpty() && taken + e.size > callBytes) {
+                        break;
+                    }
+                    if (heldByOther.contains(e.orderKey)) {
+                        continue;
+                    }
+                    expected.add(e);
+                    taken += e.size;
+                    it.remove();
+                }
+                assertEquals(expected, batch.entries, "run " + run + " round " + round);
+                assertEquals(model.size(), buffer.size());
+                // Settle the batch: its keys are free again.
+                for (RouteEntry<Object, Object> e : batch.entries) {
+                    gate.release(e.orderKey);
+                }
+            }
+        }
+    }
 }
