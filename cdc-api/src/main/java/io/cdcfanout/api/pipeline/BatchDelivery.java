@@ -211,7 +211,6 @@ final class BatchDelivery<T, R> {
                 if (e.routed.creationTime().isPresent()) {
                     oldest = Math.min(oldest, e.routed.creationTime().get().toEpochMilli());
                 }
-                e.delivered();
                 deliveredNow.add(e);
             } else {
                 String reason = result.reason(i);
@@ -228,8 +227,13 @@ final class BatchDelivery<T, R> {
             }
         }
         if (!deliveredNow.isEmpty()) {
+            // Counted before they are acknowledged: a caller that reads metrics once its batch settles
+            // (a Lambda invocation writing EMF) sees this delivery.
             listener.onDelivered(name, deliveredNow.size(), Duration.ofMillis(oldest == Long.MAX_VALUE ? 0
                     : Math.max(0, clock.millis() - oldest)));
+            for (RouteEntry<T, R> e : deliveredNow) {
+                e.delivered();
+            }
         }
         job.pending = again;
         lanes.settled(deliveredNow); // their keys are free for other batches now
