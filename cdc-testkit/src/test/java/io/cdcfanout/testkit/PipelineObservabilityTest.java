@@ -112,4 +112,35 @@ class PipelineObservabilityTest {
         assertEquals(1, first.get());
         assertEquals(1, third.get());
     }
+
+    /**
+     * Regression: a batch's future completed before the listener heard of the delivery, so a Lambda
+     * invocation that wrote its metrics once its batch settled counted the delivery in the next one.
+     */
+    @Test
+    void theListenerHearsOfADeliveryBeforeTheBatchSettles() throws Exception {
+        AtomicInteger heard = new AtomicInteger();
+        CountDownLatch registered = new CountDownLatch(1);
+        try (Pipeline<Map<String, Object>> pipeline = Pipeline.<Map<String, Object>>builder()
+                .route(Route.<Map<String, Object>>builder("r").sink(batch -> {
+                    try {
+                        registered.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return SinkResult.allDelivered(batch.size());
+                }).build())
+                .listener(new PipelineListener() {
+                    @Override
+                    public void onDelivered(String route, int events, Duration maxLag) {
+                        heard.addAndGet(events);
+                    }
+                }).build()) {
+            var done = pipeline.submit(List.of(TestEvents.forTable("T", "id").insert("a", Map.of())));
+            var seenAtSettle = done.thenApply(r -> heard.get());
+            registered.countDown();
+            pipeline.flush();
+            assertEquals(1, seenAtSettle.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        }
+    }
 }
