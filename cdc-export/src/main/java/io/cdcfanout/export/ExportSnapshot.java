@@ -6,6 +6,7 @@ import io.cdcfanout.api.Source;
 import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.aws.internal.AwsErrors;
+import io.cdcfanout.dynamodb.internal.SnapshotUnits;
 import io.cdcfanout.dynamodb.snapshot.SnapshotCheckpoints;
 import io.cdcfanout.dynamodb.snapshot.SnapshotEvents;
 import io.cdcfanout.dynamodb.snapshot.SnapshotProgress;
@@ -26,10 +27,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -181,33 +178,13 @@ public final class ExportSnapshot {
                 todo.add(f);
             }
         }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, Math.max(1, todo.size())), r -> {
-            Thread t = new Thread(r, "cdc-export-" + m.summary().table());
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> reads = new ArrayList<>();
-            for (ExportManifest.DataFile f : todo) {
-                reads.add(pool.submit(() -> {
-                    readFile(run, f);
-                    return null;
-                }));
-            }
-            for (Future<?> f : reads) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    reads.forEach(other -> other.cancel(true));
-                    throw e.getCause() instanceof CdcException c ? c
-                            : e.getCause() instanceof RuntimeException r ? r
-                            : CdcException.retryable("export snapshot failed: " + e.getCause().getClass().getName(),
-                                    e.getCause());
-                }
-            }
-        } finally {
-            pool.shutdownNow();
+        List<SnapshotUnits.Unit> units = new ArrayList<>(todo.size());
+        for (ExportManifest.DataFile f : todo) {
+            units.add(() -> readFile(run, f));
         }
+        SnapshotUnits.runAll(units, threads, "cdc-export-" + m.summary().table(), failure ->
+                failure instanceof RuntimeException r ? r
+                        : CdcException.retryable("export snapshot failed: " + failure.getClass().getName(), failure));
         LOG.info("export snapshot of table '{}': {} of {} data files done, {} items sent in this run",
                 m.summary().table(), run.filesDone.get(), run.files, run.items.get());
         return run.items.get();
@@ -332,11 +309,7 @@ public final class ExportSnapshot {
         long items = run.items.addAndGet(batch.size());
         int done = batch.last() ? run.filesDone.incrementAndGet() : run.filesDone.get();
         if (progress != null) {
-            try {
-                progress.accept(SnapshotProgress.of(items, done, run.files, run.started, clock.instant()));
-            } catch (RuntimeException e) {
-                LOG.warn("the snapshot progress listener threw {}; ignored", e.getClass().getName());
-            }
+            SnapshotUnits.report(progress, SnapshotProgress.of(items, done, run.files, run.started, clock.instant()), LOG);
         }
     }
 

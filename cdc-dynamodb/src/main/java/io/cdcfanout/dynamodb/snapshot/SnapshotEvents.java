@@ -76,15 +76,20 @@ public final class SnapshotEvents {
             }
         }
         EventKey eventKey = defect == null ? EventKey.of(table, key) : EventKey.of(table, "snapshotItemAt", where);
+        return event(table, source, readAt, eventKey, item, defect == null ? AttributeValues.size(item) : 0, defect);
+    }
+
+    private static ChangeEvent<Map<String, AttributeValue>> event(String table, Source source, Instant readAt,
+            EventKey key, Map<String, AttributeValue> item, long size, String defect) {
         return ChangeEvent.<Map<String, AttributeValue>>builder()
                 .operation(Operation.SNAPSHOT)
                 .source(source)
                 .position(Position.SNAPSHOT)
                 .creationTime(readAt)
-                .eventId(eventId(table, eventKey))
-                .key(eventKey)
+                .eventId(eventId(table, key))
+                .key(key)
                 .after(item)
-                .sizeBytes(defect == null ? AttributeValues.size(item) : 0)
+                .sizeBytes(size)
                 .defect(defect)
                 .build();
     }
@@ -99,15 +104,6 @@ public final class SnapshotEvents {
     public static ChangeEvent<Map<String, AttributeValue>> defective(String table, Source source, Instant readAt,
             String where, String reason) {
         EventKey eventKey = EventKey.of(table, "snapshotItemAt", Objects.requireNonNull(where, "where must not be null"));
-        return ChangeEvent.<Map<String, AttributeValue>>builder()
-                .operation(Operation.SNAPSHOT)
-                .source(source)
-                .position(Position.SNAPSHOT)
-                .creationTime(readAt)
-                .eventId(eventId(table, eventKey))
-                .key(eventKey)
-                .sizeBytes(0)
-                .defect(Objects.requireNonNull(reason, "reason must not be null"))
-                .build();
+        return event(table, source, readAt, eventKey, null, 0, Objects.requireNonNull(reason, "reason must not be null"));
     }
 }

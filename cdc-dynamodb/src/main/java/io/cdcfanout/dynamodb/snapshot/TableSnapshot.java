@@ -6,6 +6,7 @@ import io.cdcfanout.api.Source;
 import io.cdcfanout.api.pipeline.BatchResult;
 import io.cdcfanout.api.pipeline.Pipeline;
 import io.cdcfanout.dynamodb.StreamRecords;
+import io.cdcfanout.dynamodb.internal.SnapshotUnits;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,9 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -126,33 +124,14 @@ public final class TableSnapshot {
                 run.unitsDone.incrementAndGet();
             }
         }
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "cdc-snapshot-" + table);
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> segments = new ArrayList<>();
-            for (int s = firstSegment; s < endSegment; s++) {
-                int segment = s;
-                segments.add(pool.submit(() -> {
-                    readSegment(run, segment, saved.get(segment));
-                    return null;
-                }));
-            }
-            for (Future<?> f : segments) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    segments.forEach(other -> other.cancel(true));
-                    throw e.getCause() instanceof CdcException c ? c
-                            : CdcException.retryable("snapshot of table '" + table + "' failed: "
-                                    + e.getCause().getClass().getName(), e.getCause());
-                }
-            }
-        } finally {
-            pool.shutdownNow();
+        List<SnapshotUnits.Unit> segments = new ArrayList<>();
+        for (int s = firstSegment; s < endSegment; s++) {
+            int segment = s;
+            segments.add(() -> readSegment(run, segment, saved.get(segment)));
         }
+        SnapshotUnits.runAll(segments, threads, "cdc-snapshot-" + table, failure -> failure instanceof CdcException c ? c
+                : CdcException.retryable("snapshot of table '" + table + "' failed: " + failure.getClass().getName(),
+                        failure));
         LOG.info("snapshot of table '{}' segments {}..{} of {}: {} items sent in this run", table, firstSegment,
                 endSegment - 1, totalSegments, run.items.get());
         return run.items.get();
@@ -238,14 +217,9 @@ public final class TableSnapshot {
     }
 
     private void report(Run run, long items, int done) {
-        if (progress == null) {
-            return;
-        }
-        SnapshotProgress p = SnapshotProgress.of(items, done, endSegment - firstSegment, run.started, clock.instant());
-        try {
-            progress.accept(p);
-        } catch (RuntimeException e) {
-            LOG.warn("the snapshot progress listener threw {}; ignored", e.getClass().getName());
+        if (progress != null) {
+            SnapshotUnits.report(progress, SnapshotProgress.of(items, done, endSegment - firstSegment, run.started,
+                    clock.instant()), LOG);
         }
     }
 
