@@ -70,6 +70,7 @@ record ExportManifest(String exportArn, Instant exportTime, String table, String
     /** Reads {@code manifest-files.json}: one data file per non-blank line. */
     static List<DataFile> files(String text, String where) {
         List<DataFile> files = new ArrayList<>();
+        java.util.Set<String> keys = new java.util.HashSet<>();
         String[] lines = text.split("\n");
         for (int i = 0; i < lines.length; i++) {
             if (lines[i].isBlank()) {
@@ -81,7 +82,11 @@ record ExportManifest(String exportArn, Instant exportTime, String table, String
             if (!(count instanceof Long n) || n < 0) {
                 throw new IllegalArgumentException(at + ": itemCount must be a whole number >= 0");
             }
-            files.add(new DataFile(text(f, "dataFileS3Key", at), n));
+            String key = text(f, "dataFileS3Key", at);
+            if (!keys.add(key)) {
+                throw new IllegalArgumentException(at + ": dataFileS3Key names a data file listed before");
+            }
+            files.add(new DataFile(key, n));
         }
         return files;
     }

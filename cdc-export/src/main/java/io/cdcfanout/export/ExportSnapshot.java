@@ -11,7 +11,6 @@ import io.cdcfanout.dynamodb.snapshot.SnapshotCheckpoints;
 import io.cdcfanout.dynamodb.snapshot.SnapshotEvents;
 import io.cdcfanout.dynamodb.snapshot.SnapshotProgress;
 import java.io.BufferedInputStream;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -55,6 +54,8 @@ import software.amazon.awssdk.services.s3.S3Client;
  */
 public final class ExportSnapshot {
     private static final Logger LOG = LoggerFactory.getLogger(ExportSnapshot.class);
+    /** The longest line read: a DynamoDB item is at most 400 KB, about 1.4 MB as DynamoDB JSON at worst. */
+    static final int MAX_LINE_CHARS = 4 * 1024 * 1024;
 
     private final S3Client s3;
     private final String bucket;
@@ -222,21 +223,26 @@ public final class ExportSnapshot {
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
         long line = 0;
         long items = 0;
-        try (InputStream in = open(file.key()); BufferedReader reader = new BufferedReader(new InputStreamReader(in,
+        try (InputStream in = open(file.key()); InputStreamReader chars = new InputStreamReader(in,
                 StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT)), 1 << 16)) {
+                        .onUnmappableCharacter(CodingErrorAction.REPORT))) {
+            LineReader reader = new LineReader(chars, MAX_LINE_CHARS);
             List<ChangeEvent<Map<String, AttributeValue>>> events = new ArrayList<>(batchSize);
             String text;
-            while ((text = reader.readLine()) != null) {
+            while ((text = reader.next()) != null) {
                 line++;
-                if (text.isBlank()) {
+                if (text != LineReader.TOO_LONG && text.isBlank()) {
                     continue;
                 }
                 items++;
                 if (line <= resumeAt) {
                     continue;
                 }
-                events.add(event(run, text, name, line));
+                events.add(text == LineReader.TOO_LONG
+                        ? SnapshotEvents.defective(run.summary.table(), run.source, run.summary.exportTime(),
+                                name + ":" + line, "data file " + name + " line " + line + " is longer than "
+                                        + MAX_LINE_CHARS + " characters, more than any DynamoDB item can take")
+                        : event(run, text, name, line));
                 if (events.size() == batchSize) {
                     inFlight.add(new Batch(run.pipeline.submit(events), events.size(), line, false));
                     events = new ArrayList<>(batchSize);

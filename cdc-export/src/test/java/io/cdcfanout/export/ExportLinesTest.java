@@ -93,4 +93,28 @@ class ExportLinesTest {
                 assertThrows(IllegalArgumentException.class,
                         () -> ExportManifest.files("{\"itemCount\":1}", "f")).getMessage());
     }
+
+    @Test
+    void linesAreReadUpToTheLimitAndALongerOneIsSkippedToItsEnd() throws Exception {
+        String longLine = "x".repeat(70_000); // longer than the reader's buffer, too
+        String text = "a\r\n\nbb\n" + longLine + "\n" + "y".repeat(100) + "\nlast";
+        LineReader r = new LineReader(new java.io.StringReader(text), 1_000);
+        assertEquals("a", r.next());
+        assertEquals("", r.next());
+        assertEquals("bb", r.next());
+        assertEquals(LineReader.TOO_LONG, r.next());
+        assertEquals("y".repeat(100), r.next());
+        assertEquals("last", r.next());
+        assertEquals(null, r.next());
+        LineReader wide = new LineReader(new java.io.StringReader(longLine + "\n"), 100_000);
+        assertEquals(longLine, wide.next(), "a line across buffer refills");
+        assertEquals(null, wide.next());
+    }
+
+    @Test
+    void aDataFileListedTwiceIsRefused() {
+        String line = "{\"itemCount\":1,\"dataFileS3Key\":\"p/data/a.json.gz\"}";
+        assertEquals("f line 2: dataFileS3Key names a data file listed before", assertThrows(
+                IllegalArgumentException.class, () -> ExportManifest.files(line + "\n" + line, "f")).getMessage());
+    }
 }
