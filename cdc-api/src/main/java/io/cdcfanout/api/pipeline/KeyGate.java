@@ -43,18 +43,19 @@ final class KeyGate {
         return true;
     }
 
-    /** Whether another holder than {@code holder} has {@code key}. */
-    boolean heldByOther(Object key, Object holder) {
-        Hold h = held.get(key);
-        return h != null && h.holder != holder;
+    /** Whether a batch holds {@code key}. */
+    boolean isHeld(Object key) {
+        return held.containsKey(key);
     }
 
-    /** One event of {@code key} settled; the key is free once its holder has none left. */
-    void release(Object key) {
+    /** One event of {@code key} settled; the key is free once its holder has none left. True if it just became free. */
+    boolean release(Object key) {
         Hold h = held.get(key);
         if (h != null && --h.count == 0) {
             held.remove(key);
+            return true;
         }
+        return false;
     }
 
     /** How many keys are held now. */

@@ -2,32 +2,25 @@ package io.cdcfanout.api.pipeline;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.PriorityQueue;
-import java.util.TreeMap;
 
 /**
  * A route's queue of events waiting for a batch, and its triggers: a full call (count or bytes, the
- * sink's limits included), the oldest event's age, a flush or close. {@link #fill} takes events in
- * arrival order into a batch, skipping events whose order key another batch holds in the
- * {@link KeyGate}; they keep their place. The events wait in one queue per order key, with the keys
- * indexed by their oldest event, so that a fill skips a held key at once, not each of its events:
- * with few keys and many lanes, a lane that finds every key held costs a look per key, not per event.
- * Guarded by the route's lock.
+ * sink's limits included), the oldest event's age, a flush or close. {@link #fill} takes events from the
+ * head into a batch, skipping events whose order key another batch holds in the {@link KeyGate}; they
+ * keep their place. It counts the waiting events whose key is free ({@code eligible}): a fill stops as
+ * soon as none is left, and does not look at all when there is none, so that with few keys and many
+ * lanes a free lane does not rescan every waiting event of the held keys. Guarded by the route's lock.
  */
 final class RouteBuffer<T, R> {
     private final int callEvents;
     private final long callBytes;
     private final long maxAgeMillis;
-    /** The waiting events of each order key, oldest first. */
-    private final Map<Object, ArrayDeque<RouteEntry<T, R>>> queues = new HashMap<>();
-    /** Every key with waiting events, by the sequence number of its oldest one. */
-    private final TreeMap<Long, Object> heads = new TreeMap<>();
-    private int size;
+    private final ArrayDeque<RouteEntry<T, R>> queue = new ArrayDeque<>();
+    /** Waiting events per order key. */
+    private final java.util.HashMap<Object, Integer> waiting = new java.util.HashMap<>();
+    /** Waiting events whose order key no batch holds. */
+    private int eligible;
     private long bytes;
 
     RouteBuffer(int callEvents, long callBytes, long maxAgeMillis) {
@@ -36,25 +29,29 @@ final class RouteBuffer<T, R> {
         this.maxAgeMillis = maxAgeMillis;
     }
 
-    /** Adds an event; events come in increasing {@code seq}. */
-    void add(RouteEntry<T, R> e) {
-        ArrayDeque<RouteEntry<T, R>> q = queues.get(e.orderKey);
-        if (q == null) {
-            q = new ArrayDeque<>(4);
-            queues.put(e.orderKey, q);
-            heads.put(e.seq, e.orderKey);
-        }
-        q.addLast(e);
-        size++;
+    void add(RouteEntry<T, R> e, KeyGate gate) {
+        queue.addLast(e);
         bytes += e.size;
+        waiting.merge(e.orderKey, 1, Integer::sum); // small counts box to cached Integers
+        if (!gate.isHeld(e.orderKey)) {
+            eligible++;
+        }
+    }
+
+    /** A key became free (its holder's events all settled): its waiting events may go again. */
+    void keyFreed(Object key) {
+        Integer n = waiting.get(key);
+        if (n != null) {
+            eligible += n;
+        }
     }
 
     boolean isEmpty() {
-        return size == 0;
+        return queue.isEmpty();
     }
 
     int size() {
-        return size;
+        return queue.size();
     }
 
     long bytes() {
@@ -63,22 +60,17 @@ final class RouteBuffer<T, R> {
 
     /** Whether a full call is waiting: stop adding, and send. */
     boolean callReady() {
-        return size >= callEvents || bytes >= callBytes;
-    }
-
-    /** The oldest waiting event. */
-    private RouteEntry<T, R> head() {
-        return queues.get(heads.firstEntry().getValue()).peekFirst();
+        return queue.size() >= callEvents || bytes >= callBytes;
     }
 
     /** Why the queue should be sent now, or null; {@code flushUpTo} is the sequence a flush covers. */
     FlushCause cause(long now, boolean closing, boolean halted, long flushUpTo) {
-        RouteEntry<T, R> head = head();
+        RouteEntry<T, R> head = queue.peekFirst();
         if (closing) {
             return FlushCause.CLOSE;
         } else if (halted || head.seq <= flushUpTo) {
             return FlushCause.FLUSH;
-        } else if (size >= callEvents) {
+        } else if (queue.size() >= callEvents) {
             // A full call is ready: maxEvents, or the sink's own limit when that is lower.
             return FlushCause.COUNT;
         } else if (bytes >= callBytes) {
@@ -91,88 +83,61 @@ final class RouteBuffer<T, R> {
 
     /** When the oldest event's age trigger fires, in clock milliseconds. */
     long ageDeadline() {
-        return head().enqueuedAt + maxAgeMillis;
-    }
-
-    /** A key's queue as a candidate of a fill, ordered by its oldest event. */
-    private record Candidate<T, R>(Object key, ArrayDeque<RouteEntry<T, R>> queue) {
-        long headSeq() {
-            return queue.peekFirst().seq;
-        }
+        return queue.peekFirst().enqueuedAt + maxAgeMillis;
     }
 
     /**
-     * Moves events into {@code batch} in arrival order, up to the call's limits, holding their order keys;
-     * events whose key another batch holds stay, in order. A merge of the free keys' queues by sequence
-     * number: the same events, in the same order, as a scan of one queue skipping held events.
+     * Moves events from the head into {@code batch}, up to the call's limits, holding their order keys;
+     * events whose key another batch holds stay, in order.
      */
     void fill(Batch<T, R> batch, KeyGate gate) {
+        List<RouteEntry<T, R>> skipped = null;
         long taken = 0;
-        PriorityQueue<Candidate<T, R>> ready = new PriorityQueue<>(Comparator.comparingLong(Candidate::headSeq));
-        Iterator<Map.Entry<Long, Object>> keys = heads.entrySet().iterator();
-        Map.Entry<Long, Object> next = nextFree(keys, gate, batch);
-        Map<Object, Long> oldHeads = new HashMap<>();
-        while (batch.entries.size() < callEvents) {
-            Candidate<T, R> c;
-            if (next != null && (ready.isEmpty() || next.getKey() < ready.peek().headSeq())) {
-                c = new Candidate<>(next.getValue(), queues.get(next.getValue()));
-                next = nextFree(keys, gate, batch);
-            } else if (!ready.isEmpty()) {
-                c = ready.poll();
-            } else {
-                break;
-            }
-            RouteEntry<T, R> e = c.queue().peekFirst();
+        int mine = 0; // waiting events of keys this batch holds: it may take them too
+        while ((eligible > 0 || mine > 0) && !queue.isEmpty() && batch.entries.size() < callEvents) {
+            RouteEntry<T, R> e = queue.peekFirst();
             if (!batch.entries.isEmpty() && taken + e.size > callBytes) {
                 break;
             }
-            if (!gate.hold(c.key(), batch)) {
-                throw new IllegalStateException("a free key was held meanwhile"); // guarded by the route's lock
+            queue.pollFirst();
+            boolean wasFree = !gate.isHeld(e.orderKey);
+            if (!gate.hold(e.orderKey, batch)) {
+                // Another batch holds this key: the event waits, and so do its key's later ones.
+                skipped = skipped == null ? new ArrayList<>() : skipped;
+                skipped.add(e);
+                continue;
             }
-            oldHeads.putIfAbsent(c.key(), e.seq);
-            c.queue().pollFirst();
             e.holding = true;
-            size--;
             bytes -= e.size;
             taken += e.size;
             batch.entries.add(e);
-            if (!c.queue().isEmpty()) {
-                ready.add(c);
+            int n = waiting.get(e.orderKey);
+            if (wasFree) {
+                eligible -= n; // this event and every other waiting one of its key: held now
+                mine += n - 1; // ... by this batch, which may take the others
+            } else {
+                mine--;
+            }
+            if (n == 1) {
+                waiting.remove(e.orderKey);
+            } else {
+                waiting.put(e.orderKey, n - 1);
             }
         }
-        // The keys taken from have a newer oldest event now, or none.
-        for (Map.Entry<Object, Long> moved : oldHeads.entrySet()) {
-            heads.remove(moved.getValue());
-            ArrayDeque<RouteEntry<T, R>> q = queues.get(moved.getKey());
-            if (q.isEmpty()) {
-                queues.remove(moved.getKey());
-            } else {
-                heads.put(q.peekFirst().seq, moved.getKey());
+        if (skipped != null) {
+            for (int k = skipped.size() - 1; k >= 0; k--) {
+                queue.addFirst(skipped.get(k));
             }
         }
         batch.bytes = taken;
     }
 
-    /** The next key, in order of its oldest event, that no other batch holds; null when there is none. */
-    private static Map.Entry<Long, Object> nextFree(Iterator<Map.Entry<Long, Object>> keys, KeyGate gate,
-            Object holder) {
-        while (keys.hasNext()) {
-            Map.Entry<Long, Object> k = keys.next();
-            if (!gate.heldByOther(k.getValue(), holder)) {
-                return k;
-            }
-        }
-        return null;
-    }
-
-    /** Empties the queue, returning what it held in arrival order (on abort). */
+    /** Empties the queue, returning what it held (on abort). */
     List<RouteEntry<T, R>> drain() {
-        List<RouteEntry<T, R>> all = new ArrayList<>(size);
-        queues.values().forEach(all::addAll);
-        all.sort(Comparator.comparingLong(e -> e.seq));
-        queues.clear();
-        heads.clear();
-        size = 0;
+        List<RouteEntry<T, R>> all = new ArrayList<>(queue);
+        queue.clear();
+        waiting.clear();
+        eligible = 0;
         bytes = 0;
         return all;
     }

@@ -181,7 +181,7 @@ final class RouteWorker<T, R> {
                         e.seq = nextSeq++;
                         e.enqueuedAt = now;
                         e.orderKey = orderKey(e);
-                        buffer.add(e);
+                        buffer.add(e, gate);
                         held++;
                         outstanding++;
                         added++;
@@ -389,7 +389,9 @@ final class RouteWorker<T, R> {
         outstanding--;
         if (e.holding) {
             e.holding = false;
-            gate.release(e.orderKey);
+            if (gate.release(e.orderKey)) {
+                buffer.keyFreed(e.orderKey);
+            }
         }
         waiters.settled(e.seq, ready);
     }
