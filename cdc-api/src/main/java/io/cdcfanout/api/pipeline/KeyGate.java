@@ -15,52 +15,114 @@ import java.util.LinkedHashSet;
  * thread-safe.
  */
 final class KeyGate {
-    /** A key's holder and how many of its events that holder has unsettled. */
+    /**
+     * A key's holder, how many of its events that holder has unsettled, and how many of its events wait in
+     * the route's buffer. One record per key, from the first waiting or held event to the last.
+     */
     private static final class Hold {
-        final Object holder;
+        Object holder;
         int count;
-
-        Hold(Object holder) {
-            this.holder = holder;
-        }
+        int waiting;
     }
 
     private final Map<Object, Hold> held = new HashMap<>();
     private final Set<EventKey> parked = new LinkedHashSet<>(); // guarded by itself, oldest first
     private final Object haltLock = new Object();
     private volatile String haltReason;
+    /** Keys with a holder. */
+    private int heldKeys;
+    /** Waiting events whose key has no holder: what a new batch could take. */
+    private int eligible;
 
     /** Takes one more event of {@code key} for {@code holder}; false if another holder has the key. */
     boolean hold(Object key, Object holder) {
-        Hold h = held.get(key);
-        if (h == null) {
-            h = new Hold(holder);
-            held.put(key, h);
-        } else if (h.holder != holder) {
-            return false;
-        }
-        h.count++;
-        return true;
+        return take(key, holder, false) >= 0;
     }
 
-    /** Whether a batch holds {@code key}. */
-    boolean isHeld(Object key) {
-        return held.containsKey(key);
+    /**
+     * An event of {@code key} waits in the buffer now.
+     */
+    void waitingAdded(Object key) {
+        Hold h = held.get(key);
+        if (h == null) {
+            h = new Hold();
+            held.put(key, h);
+        }
+        h.waiting++;
+        if (h.holder == null) {
+            eligible++;
+        }
+    }
+
+    /**
+     * Takes a waiting event of {@code key} for {@code holder}: -1 if another holder has the key; otherwise
+     * twice the key's events still waiting, plus 1 if the key was free until now (they all count as the
+     * holder's from here).
+     */
+    int takeWaiting(Object key, Object holder) {
+        return take(key, holder, true);
+    }
+
+    private int take(Object key, Object holder, boolean waitingEvent) {
+        Hold h = held.get(key);
+        if (h == null) {
+            h = new Hold();
+            held.put(key, h);
+        }
+        boolean newly = h.holder == null;
+        if (newly) {
+            h.holder = holder;
+            heldKeys++;
+            eligible -= h.waiting;
+        } else if (h.holder != holder) {
+            return -1;
+        }
+        h.count++;
+        if (waitingEvent) {
+            h.waiting--;
+        }
+        return h.waiting * 2 + (newly ? 1 : 0);
     }
 
     /** One event of {@code key} settled; the key is free once its holder has none left. True if it just became free. */
     boolean release(Object key) {
         Hold h = held.get(key);
-        if (h != null && --h.count == 0) {
-            held.remove(key);
-            return true;
+        if (h == null || h.holder == null || --h.count > 0) {
+            return false;
         }
-        return false;
+        h.holder = null;
+        heldKeys--;
+        if (h.waiting == 0) {
+            held.remove(key);
+        } else {
+            eligible += h.waiting;
+        }
+        return true;
+    }
+
+    /** Whether a batch holds {@code key}. */
+    boolean isHeld(Object key) {
+        Hold h = held.get(key);
+        return h != null && h.holder != null;
+    }
+
+    /** Waiting events whose key no batch holds. */
+    int eligible() {
+        return eligible;
+    }
+
+    /** The buffer was emptied (on abort): nothing waits any more. */
+    void waitingCleared() {
+        held.values().removeIf(h -> {
+            h.waiting = 0;
+            return h.holder == null;
+        });
+        eligible = 0;
     }
 
     /** How many keys are held now. */
     int heldKeys() {
-        return held.size();
+        return heldKeys;
     }
 
     boolean isParked(EventKey key) {

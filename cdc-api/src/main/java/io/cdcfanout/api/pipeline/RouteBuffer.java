@@ -8,8 +8,8 @@ import java.util.List;
  * A route's queue of events waiting for a batch, and its triggers: a full call (count or bytes, the
  * sink's limits included), the oldest event's age, a flush or close. {@link #fill} takes events from the
  * head into a batch, skipping events whose order key another batch holds in the {@link KeyGate}; they
- * keep their place. It counts the waiting events whose key is free ({@code eligible}): a fill stops as
- * soon as none is left, and does not look at all when there is none, so that with few keys and many
+ * keep their place. The gate counts the waiting events whose key is free: a fill stops as soon as none
+ * is left, and does not look at all when there is none, so that with few keys and many
  * lanes a free lane does not rescan every waiting event of the held keys. Guarded by the route's lock.
  */
 final class RouteBuffer<T, R> {
@@ -17,10 +17,6 @@ final class RouteBuffer<T, R> {
     private final long callBytes;
     private final long maxAgeMillis;
     private final ArrayDeque<RouteEntry<T, R>> queue = new ArrayDeque<>();
-    /** Waiting events per order key. */
-    private final java.util.HashMap<Object, Integer> waiting = new java.util.HashMap<>();
-    /** Waiting events whose order key no batch holds. */
-    private int eligible;
     private long bytes;
 
     RouteBuffer(int callEvents, long callBytes, long maxAgeMillis) {
@@ -32,18 +28,7 @@ final class RouteBuffer<T, R> {
     void add(RouteEntry<T, R> e, KeyGate gate) {
         queue.addLast(e);
         bytes += e.size;
-        waiting.merge(e.orderKey, 1, Integer::sum); // small counts box to cached Integers
-        if (!gate.isHeld(e.orderKey)) {
-            eligible++;
-        }
-    }
-
-    /** A key became free (its holder's events all settled): its waiting events may go again. */
-    void keyFreed(Object key) {
-        Integer n = waiting.get(key);
-        if (n != null) {
-            eligible += n;
-        }
+        gate.waitingAdded(e.orderKey);
     }
 
     boolean isEmpty() {
@@ -94,14 +79,14 @@ final class RouteBuffer<T, R> {
         List<RouteEntry<T, R>> skipped = null;
         long taken = 0;
         int mine = 0; // waiting events of keys this batch holds: it may take them too
-        while ((eligible > 0 || mine > 0) && !queue.isEmpty() && batch.entries.size() < callEvents) {
+        while ((gate.eligible() > 0 || mine > 0) && !queue.isEmpty() && batch.entries.size() < callEvents) {
             RouteEntry<T, R> e = queue.peekFirst();
             if (!batch.entries.isEmpty() && taken + e.size > callBytes) {
                 break;
             }
             queue.pollFirst();
-            boolean wasFree = !gate.isHeld(e.orderKey);
-            if (!gate.hold(e.orderKey, batch)) {
+            int took = gate.takeWaiting(e.orderKey, batch);
+            if (took < 0) {
                 // Another batch holds this key: the event waits, and so do its key's later ones.
                 skipped = skipped == null ? new ArrayList<>() : skipped;
                 skipped.add(e);
@@ -111,17 +96,10 @@ final class RouteBuffer<T, R> {
             bytes -= e.size;
             taken += e.size;
             batch.entries.add(e);
-            int n = waiting.get(e.orderKey);
-            if (wasFree) {
-                eligible -= n; // this event and every other waiting one of its key: held now
-                mine += n - 1; // ... by this batch, which may take the others
+            if ((took & 1) == 1) {
+                mine += took >> 1; // the key's other waiting events are this batch's to take now
             } else {
                 mine--;
-            }
-            if (n == 1) {
-                waiting.remove(e.orderKey);
-            } else {
-                waiting.put(e.orderKey, n - 1);
             }
         }
         if (skipped != null) {
@@ -133,11 +111,10 @@ final class RouteBuffer<T, R> {
     }
 
     /** Empties the queue, returning what it held (on abort). */
-    List<RouteEntry<T, R>> drain() {
+    List<RouteEntry<T, R>> drain(KeyGate gate) {
         List<RouteEntry<T, R>> all = new ArrayList<>(queue);
         queue.clear();
-        waiting.clear();
-        eligible = 0;
+        gate.waitingCleared();
         bytes = 0;
         return all;
     }

@@ -326,7 +326,7 @@ final class RouteWorker<T, R> {
         List<CompletableFuture<Void>> ready = new ArrayList<>();
         lock.lock();
         try {
-            pending = buffer.drain();
+            pending = buffer.drain(gate);
             held -= pending.size();
             for (RouteEntry<T, R> e : pending) {
                 accountLocked(e, ready);
@@ -389,9 +389,7 @@ final class RouteWorker<T, R> {
         outstanding--;
         if (e.holding) {
             e.holding = false;
-            if (gate.release(e.orderKey)) {
-                buffer.keyFreed(e.orderKey);
-            }
+            gate.release(e.orderKey);
         }
         waiters.settled(e.seq, ready);
     }
