@@ -170,18 +170,14 @@ public final class ExportSnapshot {
         Source source = sourceOverride != null ? sourceOverride
                 : new Source(m.summary().table(), m.summary().region(), "");
         Run run = new Run(pipeline, source, m.summary(), files.size(), clock.instant());
-        List<ExportManifest.DataFile> todo = new ArrayList<>();
+        List<SnapshotUnits.Unit> units = new ArrayList<>(files.size());
         for (ExportManifest.DataFile f : files) {
-            Optional<String> saved = checkpoints.load(unit(f.key()));
+            Optional<String> saved = checkpoints.load(unit(f.key())); // once per file and run
             if (saved.filter(SnapshotCheckpoints.DONE::equals).isPresent()) {
                 run.filesDone.incrementAndGet();
             } else {
-                todo.add(f);
+                units.add(() -> readFile(run, f, saved));
             }
-        }
-        List<SnapshotUnits.Unit> units = new ArrayList<>(todo.size());
-        for (ExportManifest.DataFile f : todo) {
-            units.add(() -> readFile(run, f));
         }
         SnapshotUnits.runAll(units, threads, "cdc-export-" + m.summary().table(), failure ->
                 failure instanceof RuntimeException r ? r
@@ -216,9 +212,9 @@ public final class ExportSnapshot {
             boolean last) {
     }
 
-    private void readFile(Run run, ExportManifest.DataFile file) throws InterruptedException {
+    private void readFile(Run run, ExportManifest.DataFile file, Optional<String> saved) throws InterruptedException {
         String unit = unit(file.key());
-        long resumeAt = checkpoints.load(unit).map(t -> lines(t, unit)).orElse(0L);
+        long resumeAt = saved.map(t -> lines(t, unit)).orElse(0L);
         String name = file.key().substring(file.key().lastIndexOf('/') + 1);
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
         long line = 0;

@@ -59,6 +59,7 @@ public final class CdcMetrics implements MeterBinder, PipelineListener, PollerLi
     private final List<StreamPoller> pollers = new CopyOnWriteArrayList<>();
     private final Set<String> shardGauges = ConcurrentHashMap.newKeySet();
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<String, Timer> lags = new ConcurrentHashMap<>();
 
     /** Metrics not yet bound to a registry. */
     public CdcMetrics() {
@@ -161,7 +162,8 @@ public final class CdcMetrics implements MeterBinder, PipelineListener, PollerLi
         count("cdc.events.delivered", events, "route", route);
         MeterRegistry r = registry;
         if (r != null) {
-            Timer.builder("cdc.delivery.lag").tags("route", route).register(r).record(maxLag);
+            lags.computeIfAbsent(route, k -> Timer.builder("cdc.delivery.lag").tags("route", k).register(r))
+                    .record(maxLag);
         }
     }
 

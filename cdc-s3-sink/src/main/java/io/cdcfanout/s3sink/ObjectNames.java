@@ -67,6 +67,21 @@ final class ObjectNames {
         return null;
     }
 
+    /**
+     * {@code prefix} if it is usable as a key prefix (none, or path segments without a leading or trailing
+     * '/'), named {@code setting} in the message otherwise.
+     *
+     * @throws IllegalArgumentException naming the setting and the broken rule
+     */
+    static String checkPrefix(String setting, String prefix) {
+        java.util.Objects.requireNonNull(prefix, setting + " must not be null");
+        String broken = prefix.isEmpty() ? null : checkPartition(prefix);
+        if (broken != null) {
+            throw new IllegalArgumentException(setting + " " + broken + " (was '" + prefix + "')");
+        }
+        return prefix;
+    }
+
     /** The key prefix every object of one partition and shard starts with. */
     static String groupPrefix(String prefix, String partition, String shardId) {
         return (prefix.isEmpty() ? "" : prefix + "/") + partition + "/" + encode(shardId) + "-";

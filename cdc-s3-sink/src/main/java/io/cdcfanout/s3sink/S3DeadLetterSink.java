@@ -287,14 +287,7 @@ public final class S3DeadLetterSink implements DeadLetterSink {
 
         /** The key prefix, without a leading or trailing '/'; {@code dead-letters} by default. */
         public Builder prefix(String prefix) {
-            Objects.requireNonNull(prefix, "prefix must not be null");
-            if (!prefix.isEmpty()) {
-                String broken = ObjectNames.checkPartition(prefix);
-                if (broken != null) {
-                    throw new IllegalArgumentException("prefix " + broken + " (was '" + prefix + "')");
-                }
-            }
-            this.prefix = prefix;
+            this.prefix = ObjectNames.checkPrefix("prefix", prefix);
             return this;
         }
 

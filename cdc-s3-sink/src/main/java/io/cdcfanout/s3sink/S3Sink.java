@@ -397,14 +397,7 @@ public final class S3Sink implements Sink<Object> {
          * The key prefix, such as {@code cdc/invoices}, without a leading or trailing '/'; none by default.
          */
         public Builder prefix(String prefix) {
-            Objects.requireNonNull(prefix, "prefix must not be null");
-            if (!prefix.isEmpty()) {
-                String broken = ObjectNames.checkPartition(prefix);
-                if (broken != null) {
-                    throw new IllegalArgumentException("prefix " + broken + " (was '" + prefix + "')");
-                }
-            }
-            this.prefix = prefix;
+            this.prefix = ObjectNames.checkPrefix("prefix", prefix);
             return this;
         }
 
@@ -420,10 +413,9 @@ public final class S3Sink implements Sink<Object> {
          * default. With Hive-style partitions, name it like them ({@code dt=snapshot}, say).
          */
         public Builder snapshotPartition(String snapshotPartition) {
-            Objects.requireNonNull(snapshotPartition, "snapshotPartition must not be null");
-            String broken = ObjectNames.checkPartition(snapshotPartition);
-            if (broken != null) {
-                throw new IllegalArgumentException("snapshotPartition " + broken + " (was '" + snapshotPartition + "')");
+            ObjectNames.checkPrefix("snapshotPartition", snapshotPartition);
+            if (snapshotPartition.isEmpty()) {
+                throw new IllegalArgumentException("snapshotPartition is empty (was '')");
             }
             this.snapshotPartition = snapshotPartition;
             return this;

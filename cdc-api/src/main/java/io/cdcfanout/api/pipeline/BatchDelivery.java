@@ -313,6 +313,7 @@ final class BatchDelivery<T, R> {
             if (route.onPoison() == PoisonPolicy.PARK_KEY && gate.park(d.entry().key())) {
                 forgotten++;
             }
+            listener.onDeadLetter(letter); // before the event counts as acknowledged, as onDelivered
             d.entry().deadLettered();
             if (d.followsParkedKey()) {
                 followers++; // a consequence of an earlier dead letter, counted below
@@ -324,7 +325,6 @@ final class BatchDelivery<T, R> {
                 LOG.debug("Route '{}' dead-letter reason for event {}: {}", name, letter.event().eventId(),
                         letter.reason());
             }
-            listener.onDeadLetter(letter);
         }
         if (followers > 0) {
             LOG.warn("Route '{}' dead-lettered {} later event(s) of parked keys", name, followers);

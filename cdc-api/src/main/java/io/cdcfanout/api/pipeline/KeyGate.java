@@ -36,7 +36,7 @@ final class KeyGate {
 
     /** Takes one more event of {@code key} for {@code holder}; false if another holder has the key. */
     boolean hold(Object key, Object holder) {
-        return take(key, holder, false) >= 0;
+        return take(key, holder, false) != REFUSED;
     }
 
     /**
@@ -54,10 +54,14 @@ final class KeyGate {
         }
     }
 
+    /** What {@link #takeWaiting} returns when another holder has the key. */
+    static final int REFUSED = Integer.MIN_VALUE;
+
     /**
-     * Takes a waiting event of {@code key} for {@code holder}: -1 if another holder has the key; otherwise
-     * twice the key's events still waiting, plus 1 if the key was free until now (they all count as the
-     * holder's from here).
+     * Takes a waiting event of {@code key} for {@code holder}, and returns by how much that changes the
+     * number of waiting events the holder may take next: the key's other waiting events if it was free
+     * until now (they are the holder's from here), else -1 (this one is taken); {@link #REFUSED} if another
+     * holder has the key.
      */
     int takeWaiting(Object key, Object holder) {
         return take(key, holder, true);
@@ -75,13 +79,13 @@ final class KeyGate {
             heldKeys++;
             eligible -= h.waiting;
         } else if (h.holder != holder) {
-            return -1;
+            return REFUSED;
         }
         h.count++;
         if (waitingEvent) {
             h.waiting--;
         }
-        return h.waiting * 2 + (newly ? 1 : 0);
+        return newly ? h.waiting : -1;
     }
 
     /** One event of {@code key} settled; the key is free once its holder has none left. True if it just became free. */

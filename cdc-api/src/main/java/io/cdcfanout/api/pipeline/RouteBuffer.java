@@ -85,8 +85,8 @@ final class RouteBuffer<T, R> {
                 break;
             }
             queue.pollFirst();
-            int took = gate.takeWaiting(e.orderKey, batch);
-            if (took < 0) {
+            int change = gate.takeWaiting(e.orderKey, batch);
+            if (change == KeyGate.REFUSED) {
                 // Another batch holds this key: the event waits, and so do its key's later ones.
                 skipped = skipped == null ? new ArrayList<>() : skipped;
                 skipped.add(e);
@@ -96,11 +96,7 @@ final class RouteBuffer<T, R> {
             bytes -= e.size;
             taken += e.size;
             batch.entries.add(e);
-            if ((took & 1) == 1) {
-                mine += took >> 1; // the key's other waiting events are this batch's to take now
-            } else {
-                mine--;
-            }
+            mine += change; // the key's other waiting events are this batch's to take now, or one fewer is
         }
         if (skipped != null) {
             for (int k = skipped.size() - 1; k >= 0; k--) {

@@ -35,6 +35,15 @@ public final class DynamoDbErrors {
         return AwsErrors.retryable(ex);
     }
 
+    /** Cancellation reason codes of TransactWriteItems that a retry may get past. */
+    private static final java.util.Set<String> RETRYABLE_CANCELLATIONS = java.util.Set.of("TransactionConflict",
+            "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded");
+
+    /** Whether a transaction cancelled with reason {@code code} (null: none given) may succeed when tried again. */
+    public static boolean retryableCancellation(String code) {
+        return code == null || RETRYABLE_CANCELLATIONS.contains(code);
+    }
+
     /** Whether the table is missing or access to it is denied: no write to it can succeed. */
     public static boolean unavailable(SdkException ex) {
         return ex instanceof ResourceNotFoundException || ex instanceof AwsServiceException ase

@@ -235,8 +235,7 @@ final class CountedImages<T> {
                 failure[0] = "the ledger entry of the event's source item moved meanwhile (another writer); retried";
                 return true;
             }
-            boolean again = code == null || code.equals("TransactionConflict") || code.equals("ThrottlingError")
-                    || code.equals("ProvisionedThroughputExceeded") || code.equals("RequestLimitExceeded");
+            boolean again = DynamoDbErrors.retryableCancellation(code);
             failure[0] = "DynamoDB cancelled the update of view table '" + table + "' with its counted image ("
                     + (code == null ? "no reasons given" : code) + ")";
             return again;

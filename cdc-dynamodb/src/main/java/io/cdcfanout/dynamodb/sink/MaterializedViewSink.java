@@ -452,8 +452,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
             if (ledgerRefused && other == null) {
                 return Outcome.APPLIED_BEFORE;
             }
-            boolean retryable = other == null || other.equals("TransactionConflict") || other.equals("ThrottlingError")
-                    || other.equals("ProvisionedThroughputExceeded") || other.equals("RequestLimitExceeded");
+            boolean retryable = DynamoDbErrors.retryableCancellation(other);
             return new Outcome("DynamoDB cancelled the combined update of view table '" + table + "' ("
                     + (other == null ? "no reasons given" : other) + ")", retryable);
         } catch (SdkException ex) {
@@ -511,8 +510,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
                 return Outcome.APPLIED_BEFORE; // a replay, a retry, a duplicate
             }
             String code = "None".equals(viewCode) || viewCode == null ? markCode : viewCode;
-            boolean retryable = code == null || code.equals("TransactionConflict") || code.equals("ThrottlingError")
-                    || code.equals("ProvisionedThroughputExceeded") || code.equals("RequestLimitExceeded");
+            boolean retryable = DynamoDbErrors.retryableCancellation(code);
             return new Outcome("DynamoDB cancelled the update of view table '" + table + "' with its ledger entry ("
                     + (viewCode == null ? "no reasons given" : "view: " + viewCode + ", ledger: " + markCode) + ")",
                     retryable);

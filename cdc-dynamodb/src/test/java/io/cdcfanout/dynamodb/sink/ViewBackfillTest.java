@@ -160,6 +160,63 @@ class ViewBackfillTest {
         }
     }
 
+    /**
+     * Lambda with a ParallelizationFactor and a retry in another container: the same deliveries go through
+     * two sink instances at once, each retrying what failed as retryable (a moved ledger entry), until all
+     * is delivered. The view counts every item once.
+     */
+    @Test
+    void twoContainersApplyingTheSameBatchesAtOnceCountEachItemOnce() throws Exception {
+        DynamoDbClient db = LocalDynamoDb.get().client();
+        String view = LocalDynamoDb.uniqueName("Teams");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "team:S");
+        String ledger = MaterializedViewSinkTest.ledger(db);
+        Map<String, Map<String, AttributeValue>> state = new HashMap<>();
+        List<ChangeEvent<Map<String, AttributeValue>>> deliveries = new ArrayList<>();
+        Random random = new Random(9);
+        for (int i = 0; i < 12; i++) {
+            Map<String, AttributeValue> item = player("p" + i, "t" + (i % 3), i);
+            state.put("p" + i, item);
+            deliveries.add(snapshot(item));
+        }
+        for (long seq = 1; seq <= 60; seq++) {
+            String id = "p" + random.nextInt(14);
+            Map<String, AttributeValue> before = state.get(id);
+            Map<String, AttributeValue> after = player(id, "t" + random.nextInt(3), random.nextInt(50));
+            deliveries.add(change(id, seq, true, before, after));
+            state.put(id, after);
+        }
+        java.util.concurrent.ExecutorService containers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            List<java.util.concurrent.Future<?>> runs = new ArrayList<>();
+            for (int c = 0; c < 2; c++) {
+                MaterializedViewSink<Map<String, AttributeValue>> sink = sink(db, view, ledger);
+                runs.add(containers.submit(() -> {
+                    for (int from = 0; from < deliveries.size(); from += 6) {
+                        List<ChangeEvent<Map<String, AttributeValue>>> batch =
+                                deliveries.subList(from, Math.min(deliveries.size(), from + 6));
+                        for (int attempt = 0; attempt < 50; attempt++) {
+                            SinkResult r = sink.write(SinkBatch.of("teams", attempt + 1, batch));
+                            if (r.allDelivered()) {
+                                break;
+                            }
+                            for (int k = 0; k < batch.size(); k++) {
+                                assertTrue(r.status(k) != SinkResult.Status.FAILED_FATAL, r.reason(k));
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : runs) {
+                f.get();
+            }
+        } finally {
+            containers.shutdownNow();
+        }
+        assertEquals(expected(state), view(db, view));
+    }
+
     @Test
     void theBuilderAndTheSinkNameTheRule() {
         DynamoDbClient db = LocalDynamoDb.get().client();
