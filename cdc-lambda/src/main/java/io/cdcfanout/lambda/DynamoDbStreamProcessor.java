@@ -37,7 +37,8 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
  * partial response is ignored and the whole batch counts as done. Recommended with it:
  * {@code BisectBatchOnFunctionError: true}, a finite {@code MaximumRetryAttempts} and
  * {@code MaximumRecordAgeInSeconds}, and an on-failure destination. Buffers never carry over between
- * invocations: each one flushes before it returns. Immutable and thread-safe.
+ * invocations: each one flushes before it returns, and a route halted by an earlier invocation is
+ * resumed when the next one starts. Immutable and thread-safe.
  */
 public final class DynamoDbStreamProcessor {
     /** Default for the time kept back from the invocation's deadline, in milliseconds. */
@@ -92,6 +93,7 @@ public final class DynamoDbStreamProcessor {
         if (events.isEmpty()) {
             return new StreamsEventResponse(List.of());
         }
+        resumeHaltedRoutes();
         CompletableFuture<BatchResult<Map<String, AttributeValue>>> done = pipeline.submit(events);
         pipeline.flush();
         Duration wait = context == null ? Duration.ofMillis(Long.MAX_VALUE)
@@ -106,6 +108,23 @@ public final class DynamoDbStreamProcessor {
         LOG.debug("First unacknowledged record's reason: {}", settled.reason().orElse(""));
         return new StreamsEventResponse(List.of(new StreamsEventResponse.BatchItemFailure(
                 sequenceNumber(event, events, settled.acknowledged()))));
+    }
+
+    /**
+     * A warm container keeps the pipeline between invocations, so a route halted by an earlier one (a
+     * sink briefly unavailable: an IAM change propagating, a KMS throttle) would refuse every later batch
+     * for good. On Lambda the event source mapping owns the retries: whatever the halt left
+     * unacknowledged was reported to it and comes back, so each invocation starts with every route
+     * running. A cause that persists halts the route again and the mapping's retry and age limits apply.
+     */
+    private void resumeHaltedRoutes() {
+        for (String route : pipeline.routes()) {
+            if (pipeline.haltReason(route).isPresent()) {
+                LOG.warn("Route '{}' was halted by an earlier invocation; resuming it (the event source mapping "
+                        + "retries what it left unacknowledged)", route);
+                pipeline.resume(route);
+            }
+        }
     }
 
     /**

@@ -96,6 +96,34 @@ class DynamoDbStreamHandlerTest {
                 "the first record that was not acknowledged");
     }
 
+    /**
+     * Regression: one processor per warm container, and a sink unavailable only on its first call halted
+     * its route for good: every later invocation failed, and the mapping discarded batches for every route.
+     */
+    @Test
+    void aRouteHaltedInOneInvocationRunsAgainInTheNextOfTheSameContainer() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        RecordingSink<Map<String, AttributeValue>> archived = new RecordingSink<>();
+        io.cdcfanout.api.sink.Sink<Map<String, AttributeValue>> flaky = batch -> {
+            if (calls.incrementAndGet() == 1) {
+                throw new io.cdcfanout.api.sink.SinkUnavailableException("AccessDenied while a policy propagates", null);
+            }
+            return archived.write(batch);
+        };
+        RecordingSink<Map<String, AttributeValue>> replica = new RecordingSink<>();
+        DynamoDbStreamProcessor processor = DynamoDbStreamProcessor.of(Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("archive").sink(flaky).build())
+                .route(Route.<Map<String, AttributeValue>>builder("replica").sink(replica).build())
+                .deadLetterSink(new RecordingDeadLetterSink()).build());
+        assertEquals(1, processor.process(fixture(), null).getBatchItemFailures().size(), "the first invocation fails");
+        for (int invocation = 2; invocation <= 6; invocation++) {
+            assertEquals(List.of(), processor.process(fixture(), null).getBatchItemFailures(),
+                    "invocation " + invocation + " of the same container");
+        }
+        assertEquals(5 * 4, archived.events().size(), "invocations 2-6 archived their 4 valid records each");
+        assertEquals(6 * 4, replica.events().size(), "the healthy route got every invocation's records");
+    }
+
     @Test
     void theLambdaGuideSampleEventWithoutCreationTimesIsArchivedNotRejected() throws Exception {
         RecordingSink<Map<String, AttributeValue>> sink = new RecordingSink<>();

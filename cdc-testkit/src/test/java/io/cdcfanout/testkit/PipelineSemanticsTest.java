@@ -397,6 +397,33 @@ class PipelineSemanticsTest {
         }
     }
 
+    /** Regression: a retry rejected by the executor inside a scheduled task vanished, and the batch never settled. */
+    @Test
+    void aDeadLetterRetryRejectedByTheExecutorSettlesTheBatchAsFailed() {
+        deadLetters.failNext(1);
+        java.util.concurrent.atomic.AtomicBoolean rejecting = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.Executor executor = task -> {
+            if (rejecting.get()) {
+                throw new java.util.concurrent.RejectedExecutionException("executor is shut down");
+            }
+            scheduler.execute(task);
+        };
+        ScriptedSink<Map<String, Object>> sink = ScriptedSink.<Map<String, Object>>builder()
+                .fatalWhen(e -> true, "bad").build();
+        try (Pipeline<Map<String, Object>> p = pipeline().executor(executor).closeTimeout(Duration.ofMillis(10)).route(Route.<Map<String, Object>>builder("r")
+                .sink(sink).retry(NO_JITTER).buffer(BufferPolicy.builder().maxEvents(1).build()).build()).build()) {
+            CompletableFuture<BatchResult<Map<String, Object>>> batch = p.submit(inserts(1, "k"));
+            assertFalse(batch.isDone(), "the dead-letter write waits for its retry");
+            rejecting.set(true);
+            scheduler.advance(Duration.ofSeconds(10));
+            assertTrue(batch.isDone(), "the rejected retry settles the batch; dead-letter calls " + deadLetters.calls()
+                    + ", sink calls " + sink.calls() + ", halted " + p.haltReason("r"));
+            assertFalse(batch.join().succeeded(), "nothing is acknowledged that was not dead-lettered");
+            assertTrue(p.haltReason("r").orElseThrow().contains("the executor rejected its retry"),
+                    p.haltReason("r").orElseThrow());
+        }
+    }
+
     @Test
     void aDeadLetterSinkThatRecoversWithinTheRetriesLosesNothing() {
         deadLetters.failNext(1);

@@ -55,11 +55,12 @@ final class DeadLetterWriter {
             if (delay >= 0) {
                 listener.onRetry(route, -1, letters.size(), Duration.ofMillis(delay), "dead-letter sink failed: "
                         + RouteWorker.describe(e));
+                String cause = RouteWorker.describe(e);
                 try {
-                    scheduler.schedule(() -> executor.execute(() -> attempt(letters, context, written, failed)), delay,
+                    scheduler.schedule(() -> retryOn(letters, context, written, failed, cause), delay,
                             TimeUnit.MILLISECONDS);
                 } catch (RejectedExecutionException rejected) {
-                    failed.accept("the dead-letter sink failed and its retry was rejected: " + RouteWorker.describe(e));
+                    failed.accept("the dead-letter sink failed and the scheduler rejected its retry: " + cause);
                 }
                 return;
             }
@@ -68,5 +69,18 @@ final class DeadLetterWriter {
         }
         context.onComplete();
         written.run();
+    }
+
+    /**
+     * Hands a retry to the executor. A rejection here runs inside a scheduled task, where a thrown
+     * exception would vanish into its future and the batch would never settle: it is reported instead.
+     */
+    private void retryOn(List<DeadLetter> letters, Retry.AsyncContext<Object> context, Runnable written,
+            Consumer<String> failed, String cause) {
+        try {
+            executor.execute(() -> attempt(letters, context, written, failed));
+        } catch (RejectedExecutionException rejected) {
+            failed.accept("the dead-letter sink failed and the executor rejected its retry: " + cause);
+        }
     }
 }

@@ -31,6 +31,15 @@ public interface CheckpointStore extends AutoCloseable {
     /** Gives up the claim, if {@code owner} holds it, so another poller may take the shard at once. */
     void release(String streamArn, String shardId, String owner);
 
+    /**
+     * How long a claim lives without renewal, for a store shared by processes; empty for a store that
+     * one process owns (memory, a locked file), whose claims never lapse. The poller renews its leases
+     * well within it, on a timer of their own.
+     */
+    default java.util.Optional<java.time.Duration> lease() {
+        return java.util.Optional.empty();
+    }
+
     /** Releases what the store holds; never throws a checked exception. */
     @Override
     default void close() {

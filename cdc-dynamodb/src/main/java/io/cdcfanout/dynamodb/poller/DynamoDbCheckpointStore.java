@@ -73,6 +73,11 @@ public final class DynamoDbCheckpointStore implements CheckpointStore {
     }
 
     @Override
+    public java.util.Optional<Duration> lease() {
+        return java.util.Optional.of(lease);
+    }
+
+    @Override
     public Map<String, Checkpoint> load(String streamArn) {
         Map<String, Checkpoint> result = new HashMap<>();
         Map<String, AttributeValue> start = null;

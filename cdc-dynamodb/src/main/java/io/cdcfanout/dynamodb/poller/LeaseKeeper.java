@@ -5,8 +5,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps this poller's leases in the checkpoint store: claims the shards whose turn has come, renews
- * the ones it holds, and releases finished ones. Transient store failures are retried a second later
+ * Keeps this poller's leases in the checkpoint store: claims the shards whose turn has come, has the
+ * {@link LeaseRenewer} renew the ones it holds (on its own timer; without one, they are renewed here,
+ * at each discovery), and releases finished ones. Transient store failures are retried a second later
  * (the retry is scheduled through the next discovery); a lease another poller took gives up that one
  * shard, and a shard given up is taken back, from the checkpoint the store holds then, once free.
  * Touched only by the poller thread.
@@ -17,10 +18,30 @@ final class LeaseKeeper {
 
     private final PollerContext ctx;
     private final CheckpointStore store;
+    private final LeaseRenewer renewer;
 
     LeaseKeeper(PollerContext ctx, CheckpointStore store) {
+        this(ctx, store, null);
+    }
+
+    /** With {@code renewer} null, held leases are renewed by {@link #keep}. */
+    LeaseKeeper(PollerContext ctx, CheckpointStore store, LeaseRenewer renewer) {
         this.ctx = ctx;
         this.store = store;
+        this.renewer = renewer;
+    }
+
+    /** Gives up the shards whose leases the renewer found taken over. */
+    void collectLost(ShardCatalog catalog) {
+        if (renewer == null) {
+            return;
+        }
+        for (String id = renewer.takeLost(); id != null; id = renewer.takeLost()) {
+            ShardState s = catalog.get(id);
+            if (s != null && s.owned) {
+                lose(s, "its lease was taken over by another poller");
+            }
+        }
     }
 
     /**
@@ -29,8 +50,12 @@ final class LeaseKeeper {
      * @throws CdcException if the store fails for good
      */
     void keep(ShardCatalog catalog) {
+        collectLost(catalog);
         for (ShardState s : catalog.all()) {
             boolean renewing = s.owned && !s.finished;
+            if (renewing && renewer != null) {
+                continue; // renewed on the renewer's own timer
+            }
             if (!renewing && (s.owned || !catalog.eligible(s))) {
                 continue;
             }
@@ -50,8 +75,10 @@ final class LeaseKeeper {
                 lose(s, "its lease was taken over by another poller");
             } else if (!renewing && held) {
                 s.owned = true;
-                if (s.lost) {
-                    takeBack(s);
+                if (s.lost && !takeBack(s)) {
+                    s.owned = false; // claimed, but its checkpoint could not be read: claim it again soon
+                } else if (renewer != null && !s.finished) {
+                    renewer.hold(s.id);
                 }
             } else if (!renewing) {
                 LOG.info("Shard {} of {} is owned by another poller; leaving it", s.id, ctx.streamArn);
@@ -59,15 +86,32 @@ final class LeaseKeeper {
         }
     }
 
-    /** Taken back after another poller held it: start from what that poller stored. */
-    private void takeBack(ShardState s) {
+    /**
+     * Taken back after another poller held it: start from what that poller stored. False, and another
+     * try a second later, when the store could not be read for now.
+     *
+     * @throws CdcException if the store fails for good
+     */
+    private boolean takeBack(ShardState s) {
+        Checkpoint cp;
+        try {
+            cp = store.load(ctx.streamArn).get(s.id);
+        } catch (CdcException e) {
+            if (!e.retryable()) {
+                throw e;
+            }
+            LOG.warn("Reading the checkpoint of shard {} to take it back failed; trying again in a second: {}",
+                    s.id, e.getMessage());
+            ctx.discoverBy(ctx.now() + RETRY_MILLIS);
+            return false;
+        }
         s.lost = false;
-        Checkpoint cp = store.load(ctx.streamArn).get(s.id);
         s.checkpoint = cp == null ? null : cp.sequenceNumber();
         if (cp != null && cp.finished()) {
             s.finished = true;
             release(s);
         }
+        return true;
     }
 
     /**
@@ -78,6 +122,9 @@ final class LeaseKeeper {
         LOG.warn("Giving up shard {} of {}: {}", s.id, ctx.streamArn, why);
         s.owned = false;
         s.lost = true;
+        if (renewer != null) {
+            renewer.drop(s.id);
+        }
         s.rewindToCheckpoint();
         s.pendingSave = null;
         ctx.tell(l -> l.onShardLost(s.id, why));
@@ -87,7 +134,11 @@ final class LeaseKeeper {
     void release(ShardState s) {
         s.owned = false;
         try {
-            store.release(ctx.streamArn, s.id, ctx.workerId);
+            if (renewer != null) {
+                renewer.release(s.id);
+            } else {
+                store.release(ctx.streamArn, s.id, ctx.workerId);
+            }
         } catch (CdcException e) {
             LOG.warn("Releasing finished shard {} failed; its lease will lapse instead: {}", s.id, e.getMessage());
         }
@@ -98,7 +149,11 @@ final class LeaseKeeper {
         for (ShardState s : catalog.view()) {
             if (s.owned) {
                 try {
-                    store.release(ctx.streamArn, s.id, ctx.workerId);
+                    if (renewer != null) {
+                        renewer.release(s.id);
+                    } else {
+                        store.release(ctx.streamArn, s.id, ctx.workerId);
+                    }
                 } catch (RuntimeException e) {
                     LOG.warn("Releasing shard {} failed: {}", s.id, e.getClass().getName());
                 }

@@ -48,4 +48,9 @@ final class Pacer {
         s.nextPollAt = now + millis;
         return millis;
     }
+
+    /** The longest pause after a failure, in milliseconds. */
+    long maxBackoffMillis() {
+        return maxBackoff.toMillis();
+    }
 }

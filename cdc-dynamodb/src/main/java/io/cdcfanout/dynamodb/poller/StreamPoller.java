@@ -64,6 +64,10 @@ public final class StreamPoller implements AutoCloseable {
     private final PollerContext ctx;
     private final Pacer pacer;
     private final LeaseKeeper leases;
+    private final LeaseRenewer renewer;
+    private final java.util.concurrent.ScheduledExecutorService leaseTimer;
+    private final boolean ownsLeaseTimer;
+    private final long leaseRenewMillis;
     private final Checkpointer checkpointer;
     private final ShardReader reader;
 
@@ -96,7 +100,18 @@ public final class StreamPoller implements AutoCloseable {
         this.clock = b.clock;
         this.ctx = new PollerContext(streamArn, source, b.workerId, b.clock, b.listener);
         this.pacer = new Pacer(b.pollInterval, b.activePollInterval, b.activeWindow, b.maxBackoff);
-        this.leases = new LeaseKeeper(ctx, store);
+        this.leaseRenewMillis = b.leaseRenewInterval == null ? 0 : b.leaseRenewInterval.toMillis();
+        this.renewer = leaseRenewMillis == 0 ? null
+                : new LeaseRenewer(streamArn, b.workerId, store, () -> wakeups.offer(Boolean.TRUE));
+        this.ownsLeaseTimer = renewer != null && b.leaseTimer == null;
+        this.leaseTimer = renewer == null ? null : ownsLeaseTimer
+                ? java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "cdc-poller-" + source.table() + "-leases");
+                    t.setDaemon(true);
+                    return t;
+                })
+                : b.leaseTimer;
+        this.leases = new LeaseKeeper(ctx, store, renewer);
         this.checkpointer = new Checkpointer(ctx, store, leases, pacer);
         this.reader = new ShardReader(ctx, streams, pipeline, b.recordsPerCall, b.onDataLoss, pacer, wakeups::offer,
                 checkpointer::finish);
@@ -119,6 +134,9 @@ public final class StreamPoller implements AutoCloseable {
             throw new IllegalStateException("the poller was started before");
         }
         running = true;
+        if (renewer != null) {
+            renewer.start(leaseTimer, leaseRenewMillis);
+        }
         thread.start();
         return this;
     }
@@ -204,8 +222,13 @@ public final class StreamPoller implements AutoCloseable {
 
     private void run() {
         try {
-            catalog = new ShardCatalog(store.load(streamArn), startPosition);
+            Map<String, Checkpoint> stored = loadCheckpoints();
+            if (stored == null) {
+                return; // stopped while the store was unreachable
+            }
+            catalog = new ShardCatalog(stored, startPosition);
             while (running) {
+                leases.collectLost(catalog);
                 long now = clock.millis();
                 if (now >= ctx.nextDiscovery()) {
                     // Set first: discovery brings it forward when it must try again sooner.
@@ -253,8 +276,38 @@ public final class StreamPoller implements AutoCloseable {
             }
         } finally {
             running = false;
+            if (renewer != null) {
+                renewer.stop();
+            }
+            if (ownsLeaseTimer) {
+                leaseTimer.shutdownNow();
+            }
             stopped.countDown();
         }
+    }
+
+    /**
+     * The stored checkpoints; a transient store failure is retried with backoff (up to
+     * {@link Builder#maxBackoff}) for as long as the poller runs. Null if stopped first.
+     *
+     * @throws CdcException if the store fails for good
+     */
+    private Map<String, Checkpoint> loadCheckpoints() throws InterruptedException {
+        long pause = LeaseKeeper.RETRY_MILLIS;
+        while (running) {
+            try {
+                return store.load(streamArn);
+            } catch (CdcException e) {
+                if (!e.retryable()) {
+                    throw e;
+                }
+                LOG.warn("Reading the checkpoints of {} failed; trying again in {} ms: {}", streamArn, pause,
+                        e.getMessage());
+                wakeups.poll(pause, TimeUnit.MILLISECONDS);
+                pause = Math.min(pause * 2, pacer.maxBackoffMillis());
+            }
+        }
+        return null;
     }
 
     private void fail(Throwable t) {
@@ -373,6 +426,8 @@ public final class StreamPoller implements AutoCloseable {
         private PollerListener listener;
         private String workerId;
         private Clock clock = Clock.systemUTC();
+        private Duration leaseRenewInterval;
+        private java.util.concurrent.ScheduledExecutorService leaseTimer;
 
         private Builder() {
         }
@@ -520,6 +575,25 @@ public final class StreamPoller implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How often the leases held are renewed, on their own timer (never on the reading thread, which
+         * backpressure can block). At most a third of the checkpoint store's {@link CheckpointStore#lease()};
+         * a third of it by default. Ignored for a store without leases.
+         */
+        public Builder leaseRenewInterval(Duration interval) {
+            this.leaseRenewInterval = positive("leaseRenewInterval", interval);
+            return this;
+        }
+
+        /**
+         * The timer that renews leases; it must agree with the store's clock. By default one daemon
+         * thread that the poller owns and stops with its reading thread. An injected one is not shut down.
+         */
+        public Builder leaseTimer(java.util.concurrent.ScheduledExecutorService timer) {
+            this.leaseTimer = Objects.requireNonNull(timer, "leaseTimer must not be null");
+            return this;
+        }
+
         /** The clock for lag and poll timing; the system UTC clock by default. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock must not be null");
@@ -556,8 +630,8 @@ public final class StreamPoller implements AutoCloseable {
                 try {
                     arn = dynamoDb.describeTable(r -> r.tableName(table)).table().latestStreamArn();
                 } catch (SdkException e) {
-                    throw new CdcException("cannot describe table '" + table + "': " + e.getMessage(), e,
-                            e.retryable());
+                    throw new CdcException("cannot describe table '" + table + "': " + AwsErrors.describe(e), e,
+                            AwsErrors.retryable(e));
                 }
                 if (arn == null) {
                     throw new CdcException("table '" + table + "' has no stream; enable one (NEW_AND_OLD_IMAGES "
@@ -586,6 +660,19 @@ public final class StreamPoller implements AutoCloseable {
             b.listener = PollerListener.composite(listeners);
             b.workerId = workerId == null ? "poller-" + UUID.randomUUID() : workerId;
             b.clock = clock;
+            b.leaseTimer = leaseTimer;
+            b.leaseRenewInterval = null;
+            Optional<Duration> lease = b.store.lease();
+            if (lease.isPresent()) {
+                Duration third = lease.get().dividedBy(3);
+                if (leaseRenewInterval != null && leaseRenewInterval.compareTo(third) > 0) {
+                    throw new IllegalStateException("leaseRenewInterval must be at most a third of the checkpoint "
+                            + "store's lease (lease " + lease.get() + ", so at most " + third + "; was "
+                            + leaseRenewInterval + ")");
+                }
+                b.leaseRenewInterval = leaseRenewInterval != null ? leaseRenewInterval
+                        : third.isZero() ? Duration.ofMillis(1) : third;
+            }
             return b;
         }
     }

@@ -88,6 +88,14 @@ class CheckpointStoreTest {
         assertEquals("give exactly one of streamArn and table", assertThrows(IllegalStateException.class,
                 () -> StreamPoller.builder().streamsClient(LocalDynamoDb.get().streams())
                         .pipeline(StreamPollerTest.pipeline(new ArrivalSink())).build()).getMessage());
+        DynamoDbCheckpointStore leased = DynamoDbCheckpointStore.builder().client(LocalDynamoDb.get().client())
+                .table("cps").lease(Duration.ofSeconds(9)).build();
+        assertEquals("leaseRenewInterval must be at most a third of the checkpoint store's lease (lease PT9S, so at "
+                + "most PT3S; was PT4S)", assertThrows(IllegalStateException.class,
+                () -> StreamPoller.builder().streamsClient(LocalDynamoDb.get().streams())
+                        .streamArn("arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-01-01T00:00:00.000")
+                        .checkpointStore(leased).leaseRenewInterval(Duration.ofSeconds(4))
+                        .pipeline(StreamPollerTest.pipeline(new ArrivalSink())).build()).getMessage());
         assertEquals("sequenceNumber must be 1 to 64 digits (was 'abc')",
                 assertThrows(IllegalArgumentException.class, () -> Checkpoint.after("abc")).getMessage());
     }

@@ -30,12 +30,17 @@ final class FaultyStore implements CheckpointStore {
     final AtomicInteger renewFailures = new AtomicInteger();
     final AtomicInteger releaseFailures = new AtomicInteger();
     final AtomicInteger saveFailures = new AtomicInteger();
+    final AtomicInteger loadFailures = new AtomicInteger();
     volatile Predicate<Checkpoint> failSaveOf = cp -> true;
     volatile boolean takenOver;
     private final Map<String, Boolean> held = new java.util.concurrent.ConcurrentHashMap<>();
 
     @Override
     public Map<String, Checkpoint> load(String streamArn) {
+        calls.add("load");
+        if (loadFailures.getAndDecrement() > 0) {
+            throw new CdcException("store unreachable (injected) on load", true);
+        }
         return real.load(streamArn);
     }
 

@@ -67,6 +67,25 @@ class PollerLeaseFaultTest {
         assertEquals(IntStream.rangeClosed(1, 20).boxed().toList(), versions(sink));
     }
 
+    /** Regression: a transient failure of the first {@code CheckpointStore.load} stopped the poller for good. */
+    @Test
+    void aLoadThatFailsTransientlyAtStartIsTriedAgainAndStopsNothing() throws Exception {
+        String table = LocalDynamoDb.uniqueName("LoadFault");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        FaultyStore store = new FaultyStore();
+        store.loadFailures.set(2);
+        ArrivalSink sink = new ArrivalSink();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = StreamPollerTest.pipeline(sink);
+                StreamPoller poller = poller(arn, pipeline, store).maxBackoff(Duration.ofMillis(50)).build().start()) {
+            for (int v = 1; v <= 5; v++) {
+                put(local.client(), table, v);
+            }
+            assertTrue(sink.await(5, WAIT), "got " + sink.size() + "; " + poller.failure());
+            assertEquals(Optional.empty(), poller.failure());
+        }
+        assertTrue(store.count("load") >= 3, store.calls.toString());
+    }
+
     @Test
     void aRenewalOrAReleaseThatFailsTransientlyStopsNothing() throws Exception {
         String table = LocalDynamoDb.uniqueName("RenewFault");
@@ -184,5 +203,57 @@ class PollerLeaseFaultTest {
                     "after the final save: " + store.calls);
             assertEquals(Optional.empty(), poller.failure());
         }
+    }
+
+    /**
+     * Regression: leases were renewed on the reading thread, which blocks in {@code pipeline.submit}
+     * while a route is full. A sink stalled past the lease let a second worker take the shard while the
+     * owner still held its records (300 duplicates, versions moving backwards).
+     */
+    @Test
+    void aLeaseIsKeptWhileTheReadingThreadIsBlockedByAStalledSink() throws Exception {
+        String table = LocalDynamoDb.uniqueName("StalledLease");
+        String arn = local.createTable(table, StreamViewType.NEW_IMAGE, "id:S");
+        io.cdcfanout.testkit.ManualClock clock = new io.cdcfanout.testkit.ManualClock();
+        io.cdcfanout.testkit.ManualScheduler timer = new io.cdcfanout.testkit.ManualScheduler(clock);
+        DynamoDbCheckpointStore store = DynamoDbCheckpointStore.builder().client(local.client())
+                .table(LocalDynamoDb.uniqueName("StalledLeaseCheckpoints")).createTableIfMissing(true)
+                .lease(Duration.ofSeconds(10)).clock(clock).build();
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        io.cdcfanout.testkit.ScriptedSink<Map<String, AttributeValue>> sink =
+                io.cdcfanout.testkit.ScriptedSink.<Map<String, AttributeValue>>builder().gate(gate).build();
+        String shard = local.streams().describeStream(r -> r.streamArn(arn)).streamDescription().shards().get(0)
+                .shardId();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(io.cdcfanout.api.pipeline.Route.<Map<String, AttributeValue>>builder("stalled").sink(sink)
+                        .buffer(io.cdcfanout.api.pipeline.BufferPolicy.builder().maxEvents(5).capacity(5)
+                                .offerTimeout(Duration.ofMinutes(2)).build()).build()).build();
+                StreamPoller poller = poller(arn, pipeline, store).leaseTimer(timer).build().start()) {
+            for (int v = 1; v <= 30; v++) {
+                String id = "k" + v;
+                db().putItem(r -> r.tableName(table).item(Map.of("id", s(id), "v", n("1"))));
+            }
+            long deadline = System.currentTimeMillis() + WAIT.toMillis();
+            while (sink.calls() == 0 && System.currentTimeMillis() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertTrue(sink.calls() > 0, "the sink was called and stalls");
+            // 30 s on the store's clock, three times the lease, while the reading thread is blocked.
+            for (int second = 0; second < 30; second++) {
+                timer.advance(Duration.ofSeconds(1));
+            }
+            assertFalse(store.claim(arn, shard, "intruder"), "the stalled owner's lease is still live");
+            gate.countDown();
+            deadline = System.currentTimeMillis() + WAIT.toMillis();
+            while (sink.delivered().events().size() < 30 && System.currentTimeMillis() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(30, sink.delivered().events().size(), "each record delivered once, by the owner");
+            assertEquals(Optional.empty(), poller.failure());
+        }
+    }
+
+    private DynamoDbClient db() {
+        return local.client();
     }
 }

@@ -191,6 +191,50 @@ class PollerPartsTest {
         assertEquals("25", a.checkpoint, "where the other poller left it");
     }
 
+    /** Regression: a transient load failure while taking a shard back escaped and stopped the poller. */
+    @Test
+    void aShardWhoseCheckpointCannotBeReadForNowIsTakenBackOnTheNextTry() {
+        FaultyStore store = new FaultyStore();
+        LeaseKeeper leases = new LeaseKeeper(ctx, store);
+        ShardCatalog catalog = new ShardCatalog(Map.of(), StartPosition.TRIM_HORIZON);
+        catalog.merge(List.of(shard("a", null, false)));
+        leases.keep(catalog);
+        ShardState a = catalog.get("a");
+        leases.lose(a, "test");
+        store.real.save(ARN, "a", "me", Checkpoint.after("25"));
+        store.loadFailures.set(1);
+        ctx.discoverAt(clock.millis() + 10_000);
+        leases.keep(catalog);
+        assertFalse(a.owned, "not read from an unknown checkpoint");
+        assertEquals(clock.millis() + LeaseKeeper.RETRY_MILLIS, ctx.nextDiscovery(), "tried again in a second");
+        leases.keep(catalog);
+        assertTrue(a.owned);
+        assertEquals("25", a.checkpoint);
+    }
+
+    /** The renewer renews on its own timer and hands a lease taken over to the reading thread. */
+    @Test
+    void theRenewerRenewsHeldLeasesAndReportsATakeover() {
+        FaultyStore store = new FaultyStore();
+        java.util.List<String> wakes = new java.util.ArrayList<>();
+        LeaseRenewer renewer = new LeaseRenewer(ARN, "me", store, () -> wakes.add("wake"));
+        LeaseKeeper leases = new LeaseKeeper(ctx, store, renewer);
+        ShardCatalog catalog = new ShardCatalog(Map.of(), StartPosition.TRIM_HORIZON);
+        catalog.merge(List.of(shard("a", null, false)));
+        leases.keep(catalog);
+        assertEquals(java.util.Set.of("a"), renewer.held());
+        leases.keep(catalog);
+        assertEquals(0, store.count("renew "), "discovery leaves renewal to the renewer");
+        renewer.renewAll();
+        assertEquals(1, store.count("renew "));
+        store.takenOver = true;
+        renewer.renewAll();
+        assertEquals(List.of("wake"), wakes, "the reading thread is woken");
+        leases.collectLost(catalog);
+        assertFalse(catalog.get("a").owned);
+        assertEquals(java.util.Set.of(), renewer.held());
+    }
+
     // ------------------------------------------------------------------ Checkpointer
 
     private Pipeline<Map<String, AttributeValue>> pipeline(ScriptedSink<Map<String, AttributeValue>> sink) {
