@@ -95,6 +95,16 @@ public final class FirehoseSink implements Sink<Object> {
                 .maxAge(java.time.Duration.ofSeconds(5)).capacity(20_000).build();
     }
 
+    /** The event's serialized record: byte triggers and the 4 MiB call limit count what is sent. */
+    @Override
+    public long estimateSize(io.cdcfanout.api.ChangeEvent<?> event) {
+        try {
+            return serializer.sizeOf(event);
+        } catch (RuntimeException e) {
+            return event.sizeBytes(); // the write fails this event, with the serializer's reason
+        }
+    }
+
     /** Thread-safe: a route may keep this many PutRecordBatch calls in flight. */
     @Override
     public int maxConcurrentCalls() {

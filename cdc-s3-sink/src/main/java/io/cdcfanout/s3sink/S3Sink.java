@@ -148,6 +148,19 @@ public final class S3Sink implements Sink<Object> {
                 .maxAge(java.time.Duration.ofSeconds(60)).capacity(20_000).build();
     }
 
+    /**
+     * The event's serialized line, uncompressed: {@code maxBytes} and the sink's limits count what the
+     * archive holds, not DynamoDB's {@code SizeBytes} (JSON Lines with both images is several times that).
+     */
+    @Override
+    public long estimateSize(io.cdcfanout.api.ChangeEvent<?> event) {
+        try {
+            return serializer.sizeOf(event);
+        } catch (RuntimeException e) {
+            return event.sizeBytes(); // the write fails this event, with the serializer's reason
+        }
+    }
+
     /** Closes the client if the sink built it. */
     @Override
     public void close() {

@@ -163,6 +163,34 @@ class S3SinkTest {
         assertEquals(stored, listener.count("archive.sink.s3.bytes"));
     }
 
+    /**
+     * Regression: byte triggers counted DynamoDB's SizeBytes, not the serialized lines: maxBytes 1 MiB
+     * with 100-byte SizeBytes and 10 KB lines wrote one object of 10 MB.
+     */
+    @Test
+    void maxBytesCountsTheSerializedLinesNotDynamoDbSizeBytes() {
+        String bucket = newBucket();
+        ManualClock clock = new ManualClock(Instant.parse("2026-11-24T10:00:00Z"));
+        TestEvents make = TestEvents.forTable("Invoices", "id").shard("shardId-0001").nextSequence(1).clock(clock)
+                .sizeBytes(100);
+        List<ChangeEvent<Map<String, Object>>> events = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            events.add(make.insert("inv-" + i, Map.of("note", "n".repeat(10_000))));
+        }
+        S3Sink sink = sink(bucket).compression(Compression.NONE).build();
+        assertEquals(JSON_LINES.toBytes(events.get(0)).length, sink.estimateSize(events.get(0)));
+        long maxBytes = 1L << 20;
+        try (Pipeline<Map<String, Object>> p = pipeline(sink, BufferPolicy.builder().maxEvents(100_000)
+                .maxBytes(maxBytes).maxAge(Duration.ofHours(1)).capacity(100_000).build())) {
+            assertTrue(deliver(p, events).succeeded());
+        }
+        TreeMap<String, byte[]> objects = s3.contents(bucket);
+        assertTrue(objects.size() >= 3, "about 3 MB in objects of at most 1 MiB: " + objects.keySet());
+        long line = JSON_LINES.toBytes(events.get(0)).length;
+        objects.forEach((key, bytes) -> assertTrue(bytes.length <= maxBytes + line, key + " holds " + bytes.length));
+        assertEquals(300, archived(objects).size());
+    }
+
     @Test
     void uncompressedObjectsArePlainJsonLinesWithoutContentEncoding() {
         String bucket = newBucket();

@@ -27,6 +27,31 @@ public interface EventSerializer {
         return out.toByteArray();
     }
 
+    /**
+     * The length of {@link #write}'s record for {@code event}, in bytes: what an archive's byte triggers
+     * and limits count. By default the record is written to a counter, never held.
+     */
+    default long sizeOf(ChangeEvent<?> event) {
+        long[] count = new long[1];
+        OutputStream counter = new OutputStream() {
+            @Override
+            public void write(int b) {
+                count[0]++;
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                count[0] += len;
+            }
+        };
+        try {
+            write(event, counter);
+        } catch (IOException e) {
+            throw new UncheckedIOException("serializing event " + event.eventId() + " failed", e);
+        }
+        return count[0];
+    }
+
     /** The MIME type of a sequence of records. */
     default String contentType() {
         return "application/x-ndjson";
