@@ -99,17 +99,17 @@ public final class ExportSnapshot {
         if (m == null) {
             ExportManifest summary = ExportManifest.summary(read(manifestKey), "s3://" + bucket + "/" + manifestKey);
             if (streamReadSince != null && summary.exportTime().isBefore(streamReadSince)) {
-                throw new IllegalStateException("the export holds the table at " + summary.exportTime()
+                throw CdcException.fatal("the export holds the table at " + summary.exportTime()
                         + ", before the stream consumer started reading (" + streamReadSince + "): the changes "
                         + "between would be lost; export again with an ExportTime at or after " + streamReadSince
-                        + " (docs/backfill.md)");
+                        + " (docs/backfill.md)", null);
             }
             List<ExportManifest.DataFile> files = ExportManifest.files(read(summary.manifestFilesKey()),
                     "s3://" + bucket + "/" + summary.manifestFilesKey());
             long listed = files.stream().mapToLong(ExportManifest.DataFile::itemCount).sum();
             if (summary.itemCount() >= 0 && listed != summary.itemCount()) {
-                throw new IllegalStateException("the export's manifests disagree: manifest-summary.json counts "
-                        + summary.itemCount() + " items, manifest-files.json " + listed);
+                throw CdcException.fatal("the export's manifests disagree: manifest-summary.json counts "
+                        + summary.itemCount() + " items, manifest-files.json " + listed, null);
             }
             manifests = m = new Manifests(summary, List.copyOf(files));
         }
@@ -147,8 +147,13 @@ public final class ExportSnapshot {
      * Reads every data file not yet done into {@code pipeline} and returns when every batch is acknowledged.
      *
      * @return the number of items sent in this run
+     * Every file is read, whatever another one does; then the files that failed are reported in one
+     * exception naming each file and its rule. Whatever a bad file holds is sent first.
+     *
      * @throws CdcException (retryable) if a batch was not acknowledged or a read failed: the files resume at
-     *     their checkpoints on the next run; (fatal) if a file holds another number of lines than its manifest says
+     *     their checkpoints on the next run; (fatal) if a file is bad (another number of lines than its
+     *     manifest says, truncated or corrupt, missing, not UTF-8), or the export does not fit the stream
+     *     consumer's start: it fails the same way on every run
      */
     public long run(Pipeline<Map<String, AttributeValue>> pipeline) throws InterruptedException {
         return read(pipeline, manifests().files());
@@ -179,12 +184,36 @@ public final class ExportSnapshot {
                 units.add(() -> readFile(run, f, saved));
             }
         }
-        SnapshotUnits.runAll(units, threads, "cdc-export-" + m.summary().table(), failure ->
-                failure instanceof RuntimeException r ? r
-                        : CdcException.retryable("export snapshot failed: " + failure.getClass().getName(), failure));
+        // A bad file must not cost its neighbours: every file is read, then the failures are reported.
+        List<Throwable> failures = SnapshotUnits.runEach(units, threads, "cdc-export-" + m.summary().table());
         LOG.info("export snapshot of table '{}': {} of {} data files done, {} items sent in this run",
                 m.summary().table(), run.filesDone.get(), run.files, run.items.get());
+        if (!failures.isEmpty()) {
+            throw combined(failures, files.size());
+        }
         return run.items.get();
+    }
+
+    /**
+     * One exception for the files that failed: fatal if any file is bad (it fails the same way on every
+     * run), retryable if every failure may pass. Its message names each file and its rule.
+     */
+    private static RuntimeException combined(List<Throwable> failures, int files) {
+        if (failures.size() == 1 && failures.get(0) instanceof RuntimeException only) {
+            return only;
+        }
+        boolean fatal = false;
+        StringBuilder message = new StringBuilder().append(failures.size()).append(" of ").append(files)
+                .append(" data files failed (the others were read whole): ");
+        for (int i = 0; i < failures.size(); i++) {
+            Throwable t = failures.get(i);
+            fatal |= !(t instanceof CdcException c) || !c.retryable();
+            message.append(i == 0 ? "" : "; ").append(t instanceof CdcException ? t.getMessage()
+                    : t.getClass().getName());
+        }
+        CdcException e = new CdcException(message.toString(), failures.get(0), !fatal);
+        failures.subList(1, failures.size()).forEach(e::addSuppressed);
+        return e;
     }
 
     /** What one run shares across its threads. */
@@ -217,13 +246,15 @@ public final class ExportSnapshot {
         long resumeAt = saved.map(t -> lines(t, unit)).orElse(0L);
         String name = file.key().substring(file.key().lastIndexOf('/') + 1);
         ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+        List<ChangeEvent<Map<String, AttributeValue>>> events = new ArrayList<>(batchSize);
         long line = 0;
         long items = 0;
-        try (InputStream in = open(file.key()); InputStreamReader chars = new InputStreamReader(in,
+        CdcException failure = null; // raised once what the file holds is sent
+        Body body = open(file.key(), name);
+        try (InputStream in = body.lines(); InputStreamReader chars = new InputStreamReader(in,
                 StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                         .onUnmappableCharacter(CodingErrorAction.REPORT))) {
             LineReader reader = new LineReader(chars, MAX_LINE_CHARS);
-            List<ChangeEvent<Map<String, AttributeValue>>> events = new ArrayList<>(batchSize);
             String text;
             while ((text = reader.next()) != null) {
                 line++;
@@ -247,20 +278,94 @@ public final class ExportSnapshot {
                     }
                 }
             }
-            if (items != file.itemCount()) {
-                throw new CdcException("data file " + name + " holds " + items + " items, but manifest-files.json "
-                        + "says " + file.itemCount() + "; the file is incomplete or not this export's", false);
-            }
-            inFlight.add(new Batch(events.isEmpty() ? null : run.pipeline.submit(events), events.size(), line, true));
-            while (!inFlight.isEmpty()) {
-                settle(run, unit, inFlight.removeFirst());
-            }
         } catch (CharacterCodingException e) {
-            throw CdcException.fatal("data file " + name + " is not valid UTF-8 after line " + line, e);
+            failure = CdcException.fatal("data file " + name + " is not valid UTF-8 after line " + line, e);
         } catch (IOException | SdkException e) {
-            throw CdcException.retryable("data file " + name + ": reading failed after line " + line + " ("
-                    + e.getClass().getSimpleName() + "); it resumes at its checkpoint", e);
+            failure = body.complete()
+                    // Every byte of the object arrived: the file itself is broken, and stays so on every retry.
+                    ? CdcException.fatal("data file " + name + " is truncated or corrupt after line " + line + " ("
+                            + e.getClass().getSimpleName() + "): a gzip data file must end with its trailer; "
+                            + "export the table again", e)
+                    : CdcException.retryable("data file " + name + ": reading failed after line " + line + " ("
+                            + e.getClass().getSimpleName() + "); it resumes at its checkpoint", e);
         }
+        if (failure == null && items != file.itemCount()) {
+            failure = CdcException.fatal("data file " + name + " holds " + items + " items, but manifest-files.json "
+                    + "says " + file.itemCount() + "; the file is incomplete or not this export's", null);
+        }
+        // What the file holds is sent whatever its fault; only a file read whole and counted right is DONE.
+        inFlight.add(new Batch(events.isEmpty() ? null : run.pipeline.submit(events), events.size(), line,
+                failure == null));
+        while (!inFlight.isEmpty()) {
+            settle(run, unit, inFlight.removeFirst());
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** A data file's body as it arrives, counting its bytes against the object's length. */
+    private static final class Body extends java.io.FilterInputStream {
+        private final long length;
+        private long read;
+
+        Body(InputStream in, long length) {
+            super(in);
+            this.length = length;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                read++;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                read += n;
+            }
+            return n;
+        }
+
+        /** Whether every byte of the object arrived. */
+        boolean complete() {
+            return length >= 0 && read >= length;
+        }
+
+        /** The file's lines, gunzipped when it starts with gzip's magic bytes. */
+        InputStream lines() throws IOException {
+            InputStream raw = new BufferedInputStream(this, 1 << 16);
+            raw.mark(2);
+            int b1 = raw.read();
+            int b2 = raw.read();
+            raw.reset();
+            return b1 == 0x1f && b2 == 0x8b ? new GZIPInputStream(raw, 1 << 16) : raw;
+        }
+    }
+
+    /**
+     * Opens a data file.
+     *
+     * @throws CdcException (fatal) if it is missing; (retryable or fatal, as AWS classifies it) otherwise
+     */
+    private Body open(String key, String name) {
+        software.amazon.awssdk.core.ResponseInputStream<software.amazon.awssdk.services.s3.model.GetObjectResponse> obj;
+        try {
+            obj = s3.getObject(r -> r.bucket(bucket).key(key));
+        } catch (software.amazon.awssdk.services.s3.model.NoSuchKeyException e) {
+            throw CdcException.fatal("data file " + name + " is missing from s3://" + bucket + "/" + key
+                    + " (NoSuchKey): the export is incomplete, or manifest-files.json is not this export's", e);
+        } catch (SdkException e) {
+            throw new CdcException("cannot read data file " + name + ": " + AwsErrors.describe(e), e,
+                    AwsErrors.retryable(e));
+        }
+        Long length = obj.response().contentLength();
+        return new Body(obj, length == null ? -1 : length);
     }
 
     private static long lines(String token, String unit) {
@@ -271,18 +376,8 @@ public final class ExportSnapshot {
         } catch (NumberFormatException e) {
             // below
         }
-        throw new IllegalStateException("the checkpoint of '" + unit + "' must be DONE or line:<n> (was a token "
-                + "of " + token.length() + " characters); delete it to read the file again");
-    }
-
-    /** The file's lines, gunzipped when the file starts with gzip's magic bytes. */
-    private InputStream open(String key) throws IOException {
-        InputStream raw = new BufferedInputStream(s3.getObject(r -> r.bucket(bucket).key(key)), 1 << 16);
-        raw.mark(2);
-        int b1 = raw.read();
-        int b2 = raw.read();
-        raw.reset();
-        return b1 == 0x1f && b2 == 0x8b ? new GZIPInputStream(raw, 1 << 16) : raw;
+        throw CdcException.fatal("the checkpoint of '" + unit + "' must be DONE or line:<n> (was a token "
+                + "of " + token.length() + " characters); delete it to read the file again", null);
     }
 
     private ChangeEvent<Map<String, AttributeValue>> event(Run run, String text, String file, long line) {

@@ -284,7 +284,7 @@ class ExportSnapshotTest {
         assertEquals("say how the stream covers the export: streamReadSince(<when the stream consumer started>), or "
                 + "withoutStream() for a one-off copy (docs/backfill.md)",
                 assertThrows(IllegalStateException.class, b::build).getMessage());
-        IllegalStateException late = assertThrows(IllegalStateException.class,
+        CdcException late = assertThrows(CdcException.class,
                 () -> b.streamReadSince(Instant.parse("2026-11-30T11:00:00Z")).build().files());
         assertEquals("the export holds the table at 2026-11-30T10:00:00Z, before the stream consumer started reading "
                 + "(2026-11-30T11:00:00Z): the changes between would be lost; export again with an ExportTime at or "
@@ -318,6 +318,78 @@ class ExportSnapshotTest {
             assertEquals("data file f0x7k2q.json.gz holds 1 items, but manifest-files.json says 2; the file is "
                     + "incomplete or not this export's", e.getMessage());
             assertFalse(e.retryable());
+        }
+    }
+
+    /**
+     * Regression: a file whose count disagreed sent none of its items; a truncated gzip file was called
+     * retryable and sent none of its readable lines; a missing file was retryable; and run() gave up on
+     * every file after the first bad one. Every readable item of every file arrives; each bad file is
+     * reported as fatal, naming the file and the rule.
+     */
+    @Test
+    void badFilesAreReportedFatalByNameAfterEveryReadableItemOfEveryFileIsSent() throws Exception {
+        String exports = newBucket("exports");
+        List<List<String>> files = new ArrayList<>();
+        java.util.Random random = new java.util.Random(22);
+        for (int f = 0; f < 4; f++) {
+            List<String> lines = new ArrayList<>();
+            // f1 is large and varied, as real items are, so that a cut leaves whole lines to read.
+            for (int i = 0; i < (f == 1 ? 2_000 : 50); i++) {
+                lines.add(LocalExport.line(Map.of("id", s("f" + f + "-" + i), "x",
+                        s(Long.toHexString(random.nextLong())))));
+            }
+            files.add(lines);
+        }
+        int total = files.stream().mapToInt(List::size).sum();
+        String manifest = LocalExport.write(s3.client(), exports, "p", "01764500000009-e5f6a7b8",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/People", Instant.parse("2026-11-30T10:00:00Z"), files);
+        String data = manifest.replace("manifest-summary.json", "data/");
+        // f0: 50 valid lines, but the manifest says 51.
+        String filesKey = manifest.replace("manifest-summary.json", "manifest-files.json");
+        String listing = s3.client().getObjectAsBytes(r -> r.bucket(exports).key(filesKey)).asUtf8String()
+                .replaceFirst("\\{\"itemCount\":50", "{\"itemCount\":51");
+        // f1: gzip cut short, its first part readable.
+        byte[] whole = LocalExport.gzip(String.join("\n", files.get(1)) + "\n");
+        byte[] cut = java.util.Arrays.copyOf(whole, whole.length * 2 / 3);
+        s3.client().putObject(r -> r.bucket(exports).key(data + "f1x7k2q.json.gz"),
+                software.amazon.awssdk.core.sync.RequestBody.fromBytes(cut));
+        // f2: missing.
+        s3.client().deleteObject(r -> r.bucket(exports).key(data + "f2x7k2q.json.gz"));
+        // f3: valid, after the bad ones.
+        s3.client().putObject(r -> r.bucket(exports).key(filesKey),
+                software.amazon.awssdk.core.sync.RequestBody.fromString(listing));
+        String summaryText = s3.client().getObjectAsBytes(r -> r.bucket(exports).key(manifest)).asUtf8String()
+                .replace("\"itemCount\":" + total, "\"itemCount\":" + (total + 1));
+        s3.client().putObject(r -> r.bucket(exports).key(manifest),
+                software.amazon.awssdk.core.sync.RequestBody.fromString(summaryText));
+        RecordingSink<Map<String, AttributeValue>> seen = new RecordingSink<>();
+        ExportSnapshot export = ExportSnapshot.builder().s3(s3.client()).bucket(exports).manifest(manifest)
+                .keyAttributes("id").withoutStream().batchSize(20).build();
+        CdcException e;
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("seen").sink(seen).build())
+                .deadLetterSink(new RecordingDeadLetterSink()).build()) {
+            e = assertThrows(CdcException.class, () -> export.run(pipeline));
+            pipeline.flush().join();
+        }
+        assertFalse(e.retryable(), e.getMessage());
+        assertTrue(e.getMessage().startsWith("3 of 4 data files failed (the others were read whole): "), e.getMessage());
+        assertTrue(e.getMessage().contains("data file f0x7k2q.json.gz holds 50 items, but manifest-files.json says 51"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("data file f1x7k2q.json.gz is truncated or corrupt after line "),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("data file f2x7k2q.json.gz is missing"), e.getMessage());
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        seen.events().forEach(ev -> ids.add(ev.after().orElseThrow().get("id").s()));
+        for (int i = 0; i < 50; i++) {
+            assertTrue(ids.contains("f0-" + i), "f0's valid item " + i);
+            assertTrue(ids.contains("f3-" + i), "the valid file after the bad ones: item " + i);
+        }
+        long f1 = ids.stream().filter(id -> id.startsWith("f1-")).count();
+        assertTrue(f1 > 0, "the truncated file's readable lines arrive");
+        for (int i = 0; i < f1; i++) {
+            assertTrue(ids.contains("f1-" + i), "f1's lines arrive in order, none skipped: " + i);
         }
     }
 

@@ -60,6 +60,42 @@ public final class SnapshotUnits {
         }
     }
 
+    /**
+     * Runs every one of {@code units} on at most {@code threads} threads named {@code threadName}, whatever
+     * the others do, and returns the failures (each unit's cause, in unit order); empty when all succeeded.
+     */
+    public static List<Throwable> runEach(List<Unit> units, int threads, String threadName)
+            throws InterruptedException {
+        List<Throwable> failures = new ArrayList<>();
+        if (units.isEmpty()) {
+            return failures;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, units.size()), r -> {
+            Thread t = new Thread(r, threadName);
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> running = new ArrayList<>(units.size());
+            for (Unit unit : units) {
+                running.add(pool.submit(() -> {
+                    unit.run();
+                    return null;
+                }));
+            }
+            for (Future<?> f : running) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    failures.add(e.getCause());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return failures;
+    }
+
     /** Hands {@code progress} to {@code listener}; one that throws is logged by its class and ignored. */
     public static <P> void report(Consumer<P> listener, P progress, Logger log) {
         if (listener == null) {

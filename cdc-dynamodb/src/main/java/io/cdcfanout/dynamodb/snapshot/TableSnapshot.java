@@ -100,18 +100,25 @@ public final class TableSnapshot {
      *
      * @return the number of items sent in this run
      * @throws CdcException (retryable) if the pipeline did not acknowledge a page, or a read failed; the
-     *     segments resume at their checkpoints on the next run
+     *     segments resume at their checkpoints on the next run; (fatal) if the table has no stream and the
+     *     builder did not say {@code withoutStream()}, or DescribeTable fails for good (no such table, denied)
      */
     public long run(Pipeline<Map<String, AttributeValue>> pipeline) throws InterruptedException {
         Objects.requireNonNull(pipeline, "pipeline must not be null");
-        TableDescription description = client.describeTable(r -> r.tableName(table)).table();
+        TableDescription description;
+        try {
+            description = client.describeTable(r -> r.tableName(table)).table();
+        } catch (software.amazon.awssdk.core.exception.SdkException e) {
+            throw new CdcException("cannot describe table '" + table + "': "
+                    + io.cdcfanout.aws.internal.AwsErrors.describe(e), e, io.cdcfanout.aws.internal.AwsErrors.retryable(e));
+        }
         boolean streaming = description.streamSpecification() != null
                 && Boolean.TRUE.equals(description.streamSpecification().streamEnabled());
         if (!streaming && !withoutStream) {
-            throw new IllegalStateException("table '" + table + "' has no stream enabled, so the snapshot alone "
+            throw CdcException.fatal("table '" + table + "' has no stream enabled, so the snapshot alone "
                     + "would miss every change made while it runs: enable the stream, start its consumer, then run "
                     + "the snapshot (docs/backfill.md); for a one-off copy of a table nobody writes, build with "
-                    + "withoutStream()");
+                    + "withoutStream()", null);
         }
         List<String> keyNames = description.keySchema().stream().map(KeySchemaElement::attributeName).toList();
         Source source = description.latestStreamArn() != null ? StreamRecords.sourceOf(description.latestStreamArn())

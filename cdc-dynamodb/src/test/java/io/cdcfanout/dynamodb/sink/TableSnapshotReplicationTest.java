@@ -3,6 +3,7 @@ package io.cdcfanout.dynamodb.sink;
 import static io.cdcfanout.local.LocalDynamoDb.n;
 import static io.cdcfanout.local.LocalDynamoDb.s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -163,14 +164,30 @@ class TableSnapshotReplicationTest {
                 .route(Route.<Map<String, AttributeValue>>builder("seen")
                         .sink(seen).build())
                 .deadLetterSink(deadLetters).build()) {
-            IllegalStateException refused = assertThrows(IllegalStateException.class,
+            // One family with the poller: a fact about the table is a fatal CdcException.
+            io.cdcfanout.api.CdcException refused = assertThrows(io.cdcfanout.api.CdcException.class,
                     () -> TableSnapshot.builder().client(db).table(table).build().run(pipeline));
+            assertFalse(refused.retryable());
             assertTrue(refused.getMessage().startsWith("table '" + table + "' has no stream enabled"), refused.getMessage());
             assertTrue(refused.getMessage().contains("withoutStream()"), refused.getMessage());
             assertEquals(1L, TableSnapshot.builder().client(db).table(table).withoutStream().build().run(pipeline));
             pipeline.flush().join();
         }
         assertEquals(1, seen.events().size());
+    }
+
+    /** Regression: a failed DescribeTable escaped TableSnapshot.run as a raw SDK exception. */
+    @Test
+    void aMissingTableIsAFatalCdcExceptionNotARawSdkException() throws Exception {
+        DynamoDbClient db = LocalDynamoDb.get().client();
+        try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("seen")
+                        .sink(new io.cdcfanout.testkit.RecordingSink<Map<String, AttributeValue>>()).build()).build()) {
+            io.cdcfanout.api.CdcException e = assertThrows(io.cdcfanout.api.CdcException.class,
+                    () -> TableSnapshot.builder().client(db).table("NoSuchTable").build().run(pipeline));
+            assertTrue(e.getMessage().startsWith("cannot describe table 'NoSuchTable': "), e.getMessage());
+            assertFalse(e.retryable(), "a missing table stays missing");
+        }
     }
 
     /** Checkpoints for processes without a disk (Lambda, a distributed map's tasks) survive a new store. */
