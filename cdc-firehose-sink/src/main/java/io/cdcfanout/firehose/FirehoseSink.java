@@ -57,6 +57,7 @@ public final class FirehoseSink implements Sink<Object> {
     private final FirehoseClient client;
     private final String stream;
     private final EventSerializer serializer;
+    private volatile boolean closed;
     private final int packTo;
     private final boolean ownsClient;
 
@@ -71,6 +72,7 @@ public final class FirehoseSink implements Sink<Object> {
     /** Closes the client if the sink built it. */
     @Override
     public void close() {
+        closed = true;
         if (ownsClient) {
             client.close();
         }
@@ -113,6 +115,10 @@ public final class FirehoseSink implements Sink<Object> {
 
     @Override
     public SinkResult write(SinkBatch<?> batch) {
+        if (closed) {
+            throw new io.cdcfanout.api.sink.SinkUnavailableException("the Firehose sink of delivery stream '" + stream + "'" + " is closed: a pipeline closes its sinks when "
+                    + "it closes; build a new sink for a new pipeline", null);
+        }
         List<? extends ChangeEvent<?>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
         List<Packed> records = pack(events, result);

@@ -85,6 +85,7 @@ public final class S3Sink implements Sink<Object> {
     private final Partitioner partitioner;
     private final String snapshotPartition;
     private final EventSerializer serializer;
+    private volatile boolean closed;
     private final Compression compression;
     private final String extension;
     private final ShardRanges shardRanges;
@@ -164,6 +165,7 @@ public final class S3Sink implements Sink<Object> {
     /** Closes the client if the sink built it. */
     @Override
     public void close() {
+        closed = true;
         if (ownsClient) {
             client.close();
         }
@@ -203,6 +205,10 @@ public final class S3Sink implements Sink<Object> {
 
     @Override
     public synchronized SinkResult write(SinkBatch<?> batch) {
+        if (closed) {
+            throw new io.cdcfanout.api.sink.SinkUnavailableException("the S3 sink of bucket '" + settings.bucket() + "'" + " is closed: a pipeline closes its sinks when "
+                    + "it closes; build a new sink for a new pipeline", null);
+        }
         List<? extends ChangeEvent<?>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
         Tally tally = new Tally();

@@ -191,6 +191,21 @@ class S3SinkTest {
         assertEquals(300, archived(objects).size());
     }
 
+    /** Regression: a sink closed by its pipeline failed obscurely when written again (its own client closed). */
+    @Test
+    void aClosedSinkRefusesWritesNamingItself() {
+        String bucket = newBucket();
+        S3Sink sink = sink(bucket).build();
+        try (Pipeline<Map<String, Object>> p = pipeline(sink, large())) {
+            assertTrue(deliver(p, invoices("shardId-0001", 1, 2, T0, 10)).succeeded());
+        }
+        io.cdcfanout.api.sink.SinkUnavailableException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                io.cdcfanout.api.sink.SinkUnavailableException.class, () -> sink.write(
+                        io.cdcfanout.api.sink.SinkBatch.of("archive", 1, invoices("shardId-0001", 3, 1, T0, 10))));
+        assertEquals("the S3 sink of bucket '" + bucket + "' is closed: a pipeline closes its sinks when it closes; "
+                + "build a new sink for a new pipeline", refused.getMessage());
+    }
+
     @Test
     void uncompressedObjectsArePlainJsonLinesWithoutContentEncoding() {
         String bucket = newBucket();

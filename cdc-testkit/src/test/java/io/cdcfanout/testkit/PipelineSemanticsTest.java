@@ -591,6 +591,28 @@ class PipelineSemanticsTest {
         assertTrue(result.checkpoints().isEmpty());
     }
 
+    /** Regression: a sink shared by two routes was closed twice, though Sink.close promises one call. */
+    @Test
+    void aSinkSharedByTwoRoutesIsClosedOnce() {
+        AtomicInteger closes = new AtomicInteger();
+        Sink<Map<String, Object>> shared = new Sink<>() {
+            @Override
+            public SinkResult write(io.cdcfanout.api.sink.SinkBatch<? extends Map<String, Object>> batch) {
+                return SinkResult.allDelivered(batch.size());
+            }
+
+            @Override
+            public void close() {
+                closes.incrementAndGet();
+            }
+        };
+        Pipeline<Map<String, Object>> p = pipeline().route(Route.<Map<String, Object>>builder("a").sink(shared).build())
+                .route(Route.<Map<String, Object>>builder("b").sink(shared).build()).build();
+        assertTrue(p.submit(inserts(2, "k")).join().succeeded());
+        p.close();
+        assertEquals(1, closes.get());
+    }
+
     @Test
     void aClosedPipelineRefusesNewBatches() {
         Pipeline<Map<String, Object>> p = pipeline().route(Route.<Map<String, Object>>builder("r")

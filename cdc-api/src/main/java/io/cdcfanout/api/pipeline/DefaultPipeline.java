@@ -212,8 +212,14 @@ final class DefaultPipeline<T> implements Pipeline<T> {
             LOG.debug("Pipeline flush on close failed", e);
             workers.forEach(w -> w.abort("the pipeline's flush on close failed"));
         }
-        workers.forEach(RouteWorker::closeSink);
-        if (deadLetters != null) {
+        // Each sink once, even when routes share it (Sink.close promises one call).
+        java.util.Set<Object> closedSinks = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (RouteWorker<T, ?> w : workers) {
+            if (closedSinks.add(w.sink())) {
+                w.closeSink();
+            }
+        }
+        if (deadLetters != null && closedSinks.add(deadLetters)) {
             try {
                 deadLetters.close();
             } catch (RuntimeException e) {

@@ -357,6 +357,11 @@ final class RouteWorker<T, R> {
         return gate.haltReason();
     }
 
+    /** The route's sink, for closing each sink once. */
+    Object sink() {
+        return sink;
+    }
+
     void closeSink() {
         try {
             sink.close();

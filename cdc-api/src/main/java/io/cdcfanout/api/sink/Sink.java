@@ -67,7 +67,12 @@ public interface Sink<T> extends AutoCloseable {
         return null;
     }
 
-    /** Releases the sink's resources. The pipeline calls it once, after its last write. */
+    /**
+     * Releases the sink's resources. The pipeline that holds the sink calls it once, after its last
+     * write, even when several of its routes share the sink. A closed sink is closed for good: the
+     * built-in sinks then refuse {@link #write} with a {@link SinkUnavailableException} naming the sink,
+     * so a sink is never reused by a second pipeline by mistake.
+     */
     @Override
     default void close() {
     }

@@ -79,6 +79,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
 
     private final DynamoDbClient client;
     private final String table;
+    private volatile boolean closed;
     private final String ledger;
     private final Duration retention;
     private final Clock clock;
@@ -182,6 +183,10 @@ public final class MaterializedViewSink<T> implements Sink<T> {
 
     @Override
     public SinkResult write(SinkBatch<? extends T> batch) {
+        if (closed) {
+            throw new io.cdcfanout.api.sink.SinkUnavailableException("the view sink of table '" + table + "'" + " is closed: a pipeline closes its sinks when "
+                    + "it closes; build a new sink for a new pipeline", null);
+        }
         List<? extends ChangeEvent<? extends T>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
         if (countedImages != null) {
@@ -469,6 +474,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     /** Stops the parallel writes' threads once idle; the client is the caller's. */
     @Override
     public void close() {
+        closed = true;
         writers.shutdown();
     }
 

@@ -104,6 +104,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
 
     private final DynamoDbClient client;
     private final String table;
+    private volatile boolean closed;
     private final String origin;
     private final boolean skipTtlDeletes;
     private final UnaryOperator<Map<String, AttributeValue>> itemTransform;
@@ -161,6 +162,7 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
     /** Stops the parallel writes' threads once idle; the client is the caller's. */
     @Override
     public void close() {
+        closed = true;
         writers.shutdown();
     }
 
@@ -192,6 +194,10 @@ public final class ReplicationSink implements Sink<Map<String, AttributeValue>> 
 
     @Override
     public SinkResult write(SinkBatch<? extends Map<String, AttributeValue>> batch) {
+        if (closed) {
+            throw new io.cdcfanout.api.sink.SinkUnavailableException("the replication sink of table '" + table + "'" + " is closed: a pipeline closes its sinks when "
+                    + "it closes; build a new sink for a new pipeline", null);
+        }
         List<? extends ChangeEvent<? extends Map<String, AttributeValue>>> events = batch.events();
         SinkResult.Builder result = SinkResult.builder(events.size());
         // The last event of each key wins; earlier ones are superseded within this call. A snapshot

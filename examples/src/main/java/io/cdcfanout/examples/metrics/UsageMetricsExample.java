@@ -88,10 +88,12 @@ public final class UsageMetricsExample {
         db.scanPaginator(s -> s.tableName(CALLS)).items()
                 .forEach(item -> source.merge(item.get("user").s(), 1L, Long::sum));
 
-        MaterializedViewSink<Map<String, AttributeValue>> view = MaterializedViewSink.<Map<String, AttributeValue>>builder()
-                .client(db).table(VIEW).ledgerTable(LEDGER).updates(UsageMetricsExample::usage).build();
         List<Map<String, Long>> passes = new java.util.ArrayList<>();
         for (int pass = 1; pass <= 3; pass++) {
+            // A pipeline closes its sinks, so each pass builds its own; the ledger table is what they share.
+            MaterializedViewSink<Map<String, AttributeValue>> view = MaterializedViewSink
+                    .<Map<String, AttributeValue>>builder().client(db).table(VIEW).ledgerTable(LEDGER)
+                    .updates(UsageMetricsExample::usage).build();
             // Each pass is a new poller with an empty checkpoint store: it reads the stream from the start.
             Flows.Progress progress = env.progress(out);
             try (Pipeline<Map<String, AttributeValue>> pipeline = Pipeline.<Map<String, AttributeValue>>builder()
