@@ -14,7 +14,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPOutputStream;
-import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -90,63 +89,12 @@ public final class LocalExport {
         try (JsonGenerator g = JSON.createGenerator(w)) {
             g.writeStartObject();
             g.writeFieldName("Item");
-            map(g, item);
+            AttributeJson.map(g, item);
             g.writeEndObject();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return w.toString();
-    }
-
-    private static void map(JsonGenerator g, Map<String, AttributeValue> m) throws IOException {
-        g.writeStartObject();
-        for (Map.Entry<String, AttributeValue> e : m.entrySet()) {
-            g.writeFieldName(e.getKey());
-            value(g, e.getValue());
-        }
-        g.writeEndObject();
-    }
-
-    private static void value(JsonGenerator g, AttributeValue v) throws IOException {
-        g.writeStartObject();
-        switch (v.type()) {
-            case S -> g.writeStringField("S", v.s());
-            case N -> g.writeStringField("N", v.n());
-            case B -> g.writeStringField("B", base64(v.b()));
-            case BOOL -> g.writeBooleanField("BOOL", v.bool());
-            case NUL -> g.writeBooleanField("NULL", true);
-            case SS, NS -> {
-                g.writeArrayFieldStart(v.type() == AttributeValue.Type.SS ? "SS" : "NS");
-                for (String s : v.type() == AttributeValue.Type.SS ? v.ss() : v.ns()) {
-                    g.writeString(s);
-                }
-                g.writeEndArray();
-            }
-            case BS -> {
-                g.writeArrayFieldStart("BS");
-                for (SdkBytes b : v.bs()) {
-                    g.writeString(base64(b));
-                }
-                g.writeEndArray();
-            }
-            case L -> {
-                g.writeArrayFieldStart("L");
-                for (AttributeValue x : v.l()) {
-                    value(g, x);
-                }
-                g.writeEndArray();
-            }
-            case M -> {
-                g.writeFieldName("M");
-                map(g, v.m());
-            }
-            default -> throw new IllegalArgumentException("unknown type " + v.type());
-        }
-        g.writeEndObject();
-    }
-
-    private static String base64(SdkBytes b) {
-        return Base64.getEncoder().encodeToString(b.asByteArray());
     }
 
     public static byte[] gzip(String text) {

@@ -86,6 +86,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     private final Function<? super ChangeEvent<? extends T>, List<ViewUpdate>> updates;
     private final io.cdcfanout.dynamodb.internal.DaemonPool writers;
     private final CountedImages<T> countedImages;
+    private final ShardProgress progress;
 
     /** The prefix of the per-shard progress attributes that view items carry for events of named shards. */
     public static final String PROGRESS_PREFIX = "cdc_seq_";
@@ -106,6 +107,7 @@ public final class MaterializedViewSink<T> implements Sink<T> {
         this.clock = b.clock;
         this.updates = b.updates;
         this.writers = new io.cdcfanout.dynamodb.internal.DaemonPool("cdc-view-" + table, PARALLEL_GROUPS);
+        this.progress = new ShardProgress(client, table, retention, clock);
         this.countedImages = b.snapshotRetention == null ? null
                 : new CountedImages<>(client, table, ledger, b.snapshotRetention, clock, updates, writers::get);
     }
@@ -375,18 +377,23 @@ public final class MaterializedViewSink<T> implements Sink<T> {
     private Outcome applyProgress(Map<String, AttributeValue> viewKey, String expression, Map<String, String> names,
             Map<String, AttributeValue> values, String shard, String first, String last) {
         Map<String, String> allNames = new java.util.HashMap<>(names);
-        allNames.put("#cdcp", PROGRESS_PREFIX + shard);
+        allNames.put("#cdcp", ShardProgress.attribute(shard));
         Map<String, AttributeValue> allValues = new java.util.HashMap<>(values);
         allValues.put(":cdcfirst", s(first));
-        allValues.put(":cdclast", s(last));
+        allValues.put(":cdclast", s(progress.value(last)));
         java.util.regex.Matcher set = SET.matcher(expression);
         String withProgress = set.find()
                 ? expression.substring(0, set.end()) + "#cdcp = :cdclast, " + expression.substring(set.end())
                 : expression + " SET #cdcp = :cdclast";
         try {
-            client.updateItem(r -> r.tableName(table).key(viewKey).updateExpression(withProgress)
+            Map<String, AttributeValue> old = client.updateItem(r -> r.tableName(table).key(viewKey)
+                    .updateExpression(withProgress)
                     .conditionExpression("attribute_not_exists(#cdcp) OR #cdcp < :cdcfirst")
-                    .expressionAttributeNames(allNames).expressionAttributeValues(allValues));
+                    .expressionAttributeNames(allNames).expressionAttributeValues(allValues)
+                    .returnValues(software.amazon.awssdk.services.dynamodb.model.ReturnValue.UPDATED_OLD)).attributes();
+            if (ShardProgress.firstOfShard(old, shard)) {
+                progress.prune(viewKey); // a new shard on this item: drop the progress of long-idle ones
+            }
             return Outcome.APPLIED;
         } catch (software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException done) {
             return Outcome.APPLIED_BEFORE;

@@ -12,6 +12,8 @@ import io.cdcfanout.api.sink.SinkResult;
 import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.dynamodb.StreamReader;
 import io.cdcfanout.dynamodb.StreamRecords;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -110,6 +112,55 @@ class MaterializedViewSinkTest {
         assertEquals(SinkResult.Status.FAILED_FATAL, r.status(0));
         assertEquals("the update function returned two updates of one view item for event " + events.get(0).eventId()
                 + "; merge them into one expression", r.reason(0));
+    }
+
+    /** An event of a named shard: the poller's or KCL's. */
+    private static ChangeEvent<Map<String, AttributeValue>> shardEvent(String shard, String id, String user, long seq) {
+        return ChangeEvent.<Map<String, AttributeValue>>builder().operation(Operation.INSERT)
+                .source(io.cdcfanout.api.Source.ofTable("Usage"))
+                .position(new io.cdcfanout.api.Position(shard, Long.toString(seq)))
+                .creationTime(Instant.parse("2024-05-01T10:00:00Z")).eventId("ev-" + id)
+                .key(io.cdcfanout.api.EventKey.of("Usage", "id", id))
+                .after(Map.of("id", s(id), "user", s(user), "at", n("1714557600"))).build();
+    }
+
+    /**
+     * Regression: a view item gained a {@code cdc_seq_<shard>} attribute for every shard it ever saw, so a
+     * lifetime counter fed from 600 shards held 603 attributes, on its way to the 400 KB item limit.
+     */
+    @Test
+    void aViewItemHoldsTheProgressOfRecentShardsOnlyHoweverManyRollOver() {
+        DynamoDbClient db = LocalDynamoDb.get().client();
+        String view = LocalDynamoDb.uniqueName("LifetimeView");
+        LocalDynamoDb.createTable(db, view, StreamViewType.KEYS_ONLY, "user:S", "hour:S");
+        io.cdcfanout.testkit.ManualClock clock = new io.cdcfanout.testkit.ManualClock();
+        MaterializedViewSink<Map<String, AttributeValue>> sink = MaterializedViewSink
+                .<Map<String, AttributeValue>>builder().client(db).table(view).clock(clock)
+                .updates(MaterializedViewSinkTest::usage).build();
+        int shards = 150;
+        List<List<ChangeEvent<Map<String, AttributeValue>>>> batches = new ArrayList<>();
+        long seq = 1_000;
+        int most = 0;
+        for (int i = 0; i < shards; i++) {
+            // A shard rolls over every 4 hours; each one's sequence numbers go on from its parent's.
+            String shard = String.format("shardId-%020d-%08x", i, i);
+            List<ChangeEvent<Map<String, AttributeValue>>> batch = List.of(shardEvent(shard, i + "a", "u1", seq++),
+                    shardEvent(shard, i + "b", "u1", seq++));
+            batches.add(batch);
+            assertTrue(sink.write(SinkBatch.of("usage", 1, batch)).allDelivered());
+            if (i > 0) { // a replay of the previous shard's batch changes nothing
+                SinkResult replay = sink.write(SinkBatch.of("usage", 2, batches.get(i - 1)));
+                assertEquals(0L, replay.counters().get("dynamodb.updates"), "shard " + i);
+            }
+            Map<String, AttributeValue> item = db.scan(r -> r.tableName(view)).items().get(0);
+            most = Math.max(most, (int) item.keySet().stream()
+                    .filter(a -> a.startsWith(MaterializedViewSink.PROGRESS_PREFIX)).count());
+            clock.advance(Duration.ofHours(4));
+        }
+        assertEquals(Map.of("u1", 2 * shards), counts(db, view), "the count is exact");
+        long retained = MaterializedViewSink.DEFAULT_LEDGER_RETENTION_HOURS / 4;
+        assertTrue(most <= retained + 2, "at most the shards of the last " + retained * 4 + " hours, plus the "
+                + "newest: " + most);
     }
 
     private static ChangeEvent<Map<String, AttributeValue>> lambdaEvent(String id, String user, String seq) {
