@@ -60,6 +60,11 @@ class ArchiveReplayEndToEndTest {
         public void release(String streamArn, String shardId, String owner) {
             delegate.release(streamArn, shardId, owner);
         }
+
+        @Override
+        public void forget(String streamArn, String shardId) {
+            delegate.forget(streamArn, shardId);
+        }
     }
 
     private static List<String> eventIds(TreeMap<String, byte[]> objects) {

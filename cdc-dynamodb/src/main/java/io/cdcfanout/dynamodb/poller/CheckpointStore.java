@@ -28,6 +28,12 @@ public interface CheckpointStore extends AutoCloseable {
      */
     void save(String streamArn, String shardId, String owner, Checkpoint checkpoint);
 
+    /**
+     * Deletes what the store holds of a shard that has left the stream (its records trimmed after it
+     * closed): nobody can read it again, and a store that kept it would grow by a row per shard for ever.
+     */
+    void forget(String streamArn, String shardId);
+
     /** Gives up the claim, if {@code owner} holds it, so another poller may take the shard at once. */
     void release(String streamArn, String shardId, String owner);
 

@@ -71,4 +71,9 @@ final class CompositePollerListener implements PollerListener {
     public void onShardLost(String shardId, String reason) {
         each("onShardLost", l -> l.onShardLost(shardId, reason));
     }
+
+    @Override
+    public void onShardForgotten(String shardId) {
+        each("onShardForgotten", l -> l.onShardForgotten(shardId));
+    }
 }

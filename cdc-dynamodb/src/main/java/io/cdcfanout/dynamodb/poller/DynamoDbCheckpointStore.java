@@ -142,6 +142,15 @@ public final class DynamoDbCheckpointStore implements CheckpointStore {
     }
 
     @Override
+    public void forget(String streamArn, String shardId) {
+        try {
+            client.deleteItem(r -> r.tableName(table).key(key(streamArn, shardId)));
+        } catch (SdkException e) {
+            throw error("cannot delete the row of departed shard " + shardId + " in table '" + table + "'", e);
+        }
+    }
+
+    @Override
     public void release(String streamArn, String shardId, String owner) {
         try {
             client.updateItem(r -> r.tableName(table).key(key(streamArn, shardId))

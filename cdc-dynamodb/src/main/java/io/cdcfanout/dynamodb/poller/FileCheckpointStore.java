@@ -91,6 +91,19 @@ final class FileCheckpointStore extends InMemoryCheckpointStore {
     public synchronized void save(String streamArn, String shardId, String owner, Checkpoint checkpoint) {
         super.save(streamArn, shardId, owner, checkpoint);
         data.computeIfAbsent(streamArn, k -> new TreeMap<>()).put(shardId, checkpoint.encode());
+        write();
+    }
+
+    @Override
+    public synchronized void forget(String streamArn, String shardId) {
+        super.forget(streamArn, shardId);
+        Map<String, String> m = data.get(streamArn);
+        if (m != null && m.remove(shardId) != null) {
+            write();
+        }
+    }
+
+    private void write() {
         Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
         try {
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE,

@@ -31,6 +31,15 @@ class InMemoryCheckpointStore implements CheckpointStore {
     }
 
     @Override
+    public synchronized void forget(String streamArn, String shardId) {
+        Map<String, Checkpoint> m = checkpoints.get(streamArn);
+        if (m != null) {
+            m.remove(shardId);
+        }
+        owners.remove(streamArn + "|" + shardId);
+    }
+
+    @Override
     public void release(String streamArn, String shardId, String owner) {
         owners.remove(streamArn + "|" + shardId, owner);
     }

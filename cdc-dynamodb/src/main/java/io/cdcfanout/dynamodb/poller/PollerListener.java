@@ -51,4 +51,8 @@ public interface PollerListener {
      */
     default void onShardLost(String shardId, String reason) {
     }
+
+    /** A finished shard left the stream and its checkpoint was deleted from the store. */
+    default void onShardForgotten(String shardId) {
+    }
 }

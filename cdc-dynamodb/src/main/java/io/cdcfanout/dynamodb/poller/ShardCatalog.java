@@ -65,6 +65,28 @@ final class ShardCatalog {
         return vanished;
     }
 
+    /**
+     * The finished shards not held by this poller that DescribeStream no longer lists: they left the
+     * stream (trimmed after closing), so their checkpoints may go. A copy.
+     */
+    List<ShardState> departed(Collection<Shard> found) {
+        Set<String> present = new HashSet<>();
+        found.forEach(s -> present.add(s.shardId()));
+        List<ShardState> out = new ArrayList<>();
+        for (ShardState s : shards.values()) {
+            if (s.finished && !s.owned && s.inFlight.isEmpty() && !present.contains(s.id)) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /** Forgets a departed shard; its children no longer wait for it. */
+    void remove(String shardId) {
+        shards.remove(shardId);
+        stored.remove(shardId);
+    }
+
     /** Whether the shard is unfinished and its parent finished or gone: its turn has come. */
     boolean eligible(ShardState s) {
         if (s.finished || s.shard == null) {

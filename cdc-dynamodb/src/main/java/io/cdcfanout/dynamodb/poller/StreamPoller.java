@@ -371,6 +371,25 @@ public final class StreamPoller implements AutoCloseable {
             reader.dataLoss(gone, "shard " + gone.id + " expired from the stream before it was read to its end");
         }
         leases.keep(catalog);
+        forgetDeparted(found);
+    }
+
+    /**
+     * Drops the checkpoints of finished shards that left the stream, so the store and the catalog stay
+     * bounded however many shards roll over; a failure leaves them for the next discovery.
+     */
+    private void forgetDeparted(List<Shard> found) {
+        for (ShardState s : catalog.departed(found)) {
+            try {
+                store.forget(streamArn, s.id);
+                catalog.remove(s.id);
+                ctx.tell(l -> l.onShardForgotten(s.id));
+            } catch (CdcException e) {
+                LOG.warn("Deleting the checkpoint of departed shard {} failed; trying at the next discovery: {}",
+                        s.id, e.getMessage());
+                return;
+            }
+        }
     }
 
     /** A DescribeStream call; null (and a retry a second later) when throttled or transiently failed. */

@@ -72,6 +72,12 @@ final class FaultyStore implements CheckpointStore {
     }
 
     @Override
+    public void forget(String streamArn, String shardId) {
+        calls.add("forget " + shardId);
+        real.forget(streamArn, shardId);
+    }
+
+    @Override
     public void release(String streamArn, String shardId, String owner) {
         calls.add("release " + shardId);
         held.remove(shardId);

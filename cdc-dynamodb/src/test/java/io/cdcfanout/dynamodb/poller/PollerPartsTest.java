@@ -316,6 +316,10 @@ class PollerPartsTest {
             }
 
             @Override
+            public void forget(String streamArn, String shardId) {
+            }
+
+            @Override
             public void release(String streamArn, String shardId, String owner) {
             }
         };

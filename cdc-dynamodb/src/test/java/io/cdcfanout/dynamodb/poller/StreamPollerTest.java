@@ -391,6 +391,11 @@ class StreamPollerTest {
             }
 
             @Override
+            public void forget(String streamArn, String shardId) {
+                real.forget(streamArn, shardId);
+            }
+
+            @Override
             public void release(String streamArn, String shardId, String owner) {
                 real.release(streamArn, shardId, owner);
             }
