@@ -137,19 +137,19 @@ public final class StreamSimulator implements AutoCloseable {
     }
 
     /**
-     * The times each reader (access key) read each shard: {@code shardId -> reader -> [first, last]} in
-     * epoch millis of the virtual clock. Two readers' spans on one shard that overlap mean two processes
-     * read it at once.
+     * Each shard's GetRecords calls in order, as runs of one reader (access key): {@code [a, b]} means
+     * reader a, then b took over; {@code [a, b, a]} means two processes read the shard at once. Virtual
+     * time cannot tell that when a test moves the clock in steps; the order of calls can.
      */
-    public Map<String, Map<String, long[]>> readSpans() {
-        Map<String, Map<String, long[]>> spans = new java.util.TreeMap<>();
+    public Map<String, List<String>> readerRuns() {
+        Map<String, List<String>> runs = new java.util.TreeMap<>();
         for (StreamsProtocol.Read r : protocol.reads()) {
-            long[] span = spans.computeIfAbsent(r.shardId(), k -> new java.util.TreeMap<>())
-                    .computeIfAbsent(r.reader(), k -> new long[] {Long.MAX_VALUE, Long.MIN_VALUE});
-            span[0] = Math.min(span[0], r.at().toEpochMilli());
-            span[1] = Math.max(span[1], r.at().toEpochMilli());
+            List<String> run = runs.computeIfAbsent(r.shardId(), k -> new java.util.ArrayList<>());
+            if (run.isEmpty() || !run.get(run.size() - 1).equals(r.reader())) {
+                run.add(r.reader());
+            }
         }
-        return spans;
+        return runs;
     }
 
     /** The model, for the event source mapping simulator in this package. */

@@ -45,7 +45,7 @@ final class StreamsProtocol implements HttpHandler {
     }
 
     /** One GetRecords call on a shard: who, when. For the two-reader rule and the test's checks. */
-    record Read(String shardId, String reader, Instant at) {
+    record Read(String shardId, String reader, Instant at, long realNanos) {
     }
 
     private final SimulatedStream stream;
@@ -284,7 +284,7 @@ final class StreamsProtocol implements HttpHandler {
             next = index + page.size();
             atEnd = s.closed != null && next >= s.size();
         }
-        reads.add(new Read(shardId, reader, now));
+        reads.add(new Read(shardId, reader, now, System.nanoTime()));
         String nextIterator = atEnd ? null : iterator(shardId, next, reader);
         return write(g -> {
             g.writeArrayFieldStart("Records");

@@ -1,6 +1,7 @@
 package io.cdcfanout.dynamodb.poller;
 
 import io.cdcfanout.api.CdcException;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +52,7 @@ final class LeaseKeeper {
      */
     void keep(ShardCatalog catalog) {
         collectLost(catalog);
+        Map<String, Checkpoint> fresh = null; // the store's checkpoints, read once per pass at the first claim
         for (ShardState s : catalog.all()) {
             boolean renewing = s.owned && !s.finished;
             if (renewing && renewer != null) {
@@ -75,43 +77,64 @@ final class LeaseKeeper {
                 lose(s, "its lease was taken over by another poller");
             } else if (!renewing && held) {
                 s.owned = true;
-                if (s.lost && !takeBack(s)) {
+                if (fresh == null) {
+                    fresh = loadOrNull();
+                }
+                if (fresh == null) {
                     s.owned = false; // claimed, but its checkpoint could not be read: claim it again soon
-                } else if (renewer != null && !s.finished) {
-                    renewer.hold(s.id);
+                } else {
+                    startFrom(s, fresh.get(s.id));
+                    if (renewer != null && !s.finished) {
+                        renewer.hold(s.id);
+                    }
                 }
             } else if (!renewing) {
-                LOG.info("Shard {} of {} is owned by another poller; leaving it", s.id, ctx.streamArn);
+                if (!s.seenForeign) {
+                    s.seenForeign = true;
+                    LOG.info("Shard {} of {} is owned by another poller; leaving it", s.id, ctx.streamArn);
+                } else {
+                    LOG.debug("Shard {} of {} is still owned by another poller", s.id, ctx.streamArn);
+                }
             }
         }
     }
 
     /**
-     * Taken back after another poller held it: start from what that poller stored. False, and another
-     * try a second later, when the store could not be read for now.
+     * The store's checkpoints; null, and another try a second later, when the store could not be read
+     * for now.
      *
      * @throws CdcException if the store fails for good
      */
-    private boolean takeBack(ShardState s) {
-        Checkpoint cp;
+    private Map<String, Checkpoint> loadOrNull() {
         try {
-            cp = store.load(ctx.streamArn).get(s.id);
+            return store.load(ctx.streamArn);
         } catch (CdcException e) {
             if (!e.retryable()) {
                 throw e;
             }
-            LOG.warn("Reading the checkpoint of shard {} to take it back failed; trying again in a second: {}",
-                    s.id, e.getMessage());
+            LOG.warn("Reading the checkpoints of {} to start a claimed shard failed; trying again in a second: {}",
+                    ctx.streamArn, e.getMessage());
             ctx.discoverBy(ctx.now() + RETRY_MILLIS);
-            return false;
+            return null;
         }
+    }
+
+    /**
+     * A shard just claimed starts from what the store holds now, not from what this poller read at its
+     * start: another poller may have read it further, or to its end, since (it is then released at once).
+     */
+    private void startFrom(ShardState s, Checkpoint cp) {
         s.lost = false;
-        s.checkpoint = cp == null ? null : cp.sequenceNumber();
+        if (cp != null) {
+            s.checkpoint = cp.sequenceNumber();
+            s.iterator = null;
+            s.lastRead = null;
+        }
         if (cp != null && cp.finished()) {
             s.finished = true;
             release(s);
+            ctx.discoverBy(0); // its children may start
         }
-        return true;
     }
 
     /**

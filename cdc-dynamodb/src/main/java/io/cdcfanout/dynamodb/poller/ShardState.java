@@ -25,6 +25,8 @@ final class ShardState {
     boolean finished;
     boolean owned;
     boolean lost;
+    /** Whether this poller has logged that another one owns the shard. */
+    boolean seenForeign;
     // Reading (ShardReader).
     String lastRead;
     String iterator;

@@ -191,6 +191,29 @@ class PollerPartsTest {
         assertEquals("25", a.checkpoint, "where the other poller left it");
     }
 
+    /**
+     * Regression, found by the poller soak: a shard another poller read to its end (and released) was
+     * claimed and read again from the TRIM_HORIZON this poller knew at its start, doubling deliveries and
+     * moving items back to old versions.
+     */
+    @Test
+    void aShardAnotherPollerFinishedIsNotReadAgainFromAStaleCheckpoint() {
+        FaultyStore store = new FaultyStore();
+        ShardCatalog catalog = new ShardCatalog(store.load(ARN), StartPosition.TRIM_HORIZON);
+        catalog.merge(List.of(shard("a", null, false), shard("b", "a", false)));
+        store.real.claim(ARN, "a", "other");
+        store.real.save(ARN, "a", "other", Checkpoint.finished("99"));
+        store.real.release(ARN, "a", "other");
+        LeaseKeeper leases = new LeaseKeeper(ctx, store);
+        leases.keep(catalog);
+        ShardState a = catalog.get("a");
+        assertTrue(a.finished, "the store says another poller finished it");
+        assertFalse(a.owned, "released at once");
+        assertEquals("99", a.checkpoint);
+        leases.keep(catalog);
+        assertTrue(catalog.get("b").owned, "its child starts");
+    }
+
     /** Regression: a transient load failure while taking a shard back escaped and stopped the poller. */
     @Test
     void aShardWhoseCheckpointCannotBeReadForNowIsTakenBackOnTheNextTry() {

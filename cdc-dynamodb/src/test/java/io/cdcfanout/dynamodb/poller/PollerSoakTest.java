@@ -128,6 +128,7 @@ class PollerSoakTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
     void twoDaysOfChurnAcrossRolloversSplitsTrimsThrottlesAndAKilledWorker() throws Exception {
         ManualClock virtual = new ManualClock();
         DynamoDbClient db = LocalDynamoDb.get().client();
@@ -194,6 +195,10 @@ class PollerSoakTest {
                     if (phase % 72 == 0) {
                         heapPerDay.add(usedHeapAfterGc());
                     }
+                    if (phase % 18 == 0) {
+                        System.out.println("poller soak: " + phase * PHASE.toMinutes() / 60 + " simulated hours, "
+                                + expected + " changes delivered; " + sim.stats());
+                    }
                 }
             } finally {
                 if (restarted != null) {
@@ -228,14 +233,8 @@ class PollerSoakTest {
             // Leases: the living workers never lost one, so no shard was read by two at once.
             assertEquals(0, lostB.lost.get(), "worker b lost a lease while alive");
             assertEquals(0, lostA2.lost.get(), "the restarted worker lost a lease while alive");
-            sim.readSpans().forEach((shard, byReader) -> {
-                if (byReader.size() == 2) {
-                    long[] x = byReader.get("worker-a");
-                    long[] y = byReader.get("worker-b");
-                    assertTrue(x[1] <= y[0] + PHASE.toMillis() || y[1] <= x[0] + PHASE.toMillis(),
-                            "shard " + shard + " read by both workers over the same time");
-                }
-            });
+            sim.readerRuns().forEach((shard, runs) -> assertTrue(new java.util.HashSet<>(runs).size() == runs.size(),
+                    "shard " + shard + " read by two workers at once: " + runs));
             // The checkpoint table holds the shards still in the stream, not one row per shard ever seen.
             int rows = db.scan(r -> r.tableName(checkpoints)).count();
             assertTrue(rows <= stats.shards() + 1, "checkpoint rows " + rows + " for " + stats.shards()
