@@ -38,7 +38,9 @@ import java.util.function.Supplier;
  *       destination ({@link #failures()});</li>
  *   <li>containers: each holds its own handler (its static state with {@link Builder#isolatedHandler}),
  *       is reused warm, started cold on scale-out, killed mid-invocation by chance
- *       ({@link Builder#killProbability}) or on the function timeout; a retry lands in another one.</li>
+ *       ({@link Builder#killProbability}) or on the function timeout; a retry lands in another one. A
+ *       handler that is {@link AutoCloseable} is closed when its container ends (killed, timed out, or the
+ *       simulator closed), so the threads it started end as they would with the process.</li>
  * </ul>
  * Handlers run on real threads and in real time (the function timeout too); the stream's time moves
  * only with its clock. {@link #step()} runs one round: every batch that is due, at once. Not thread-safe.

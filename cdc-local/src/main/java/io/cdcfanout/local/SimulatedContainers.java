@@ -132,6 +132,7 @@ final class SimulatedContainers implements AutoCloseable {
                         call.cancel(true);
                     }
                     kills.incrementAndGet();
+                    retire(chosen);
                     return new Outcome("Runtime.ExitError: the container was killed mid-invocation", null, chosen.id,
                             cold);
                 }
@@ -142,6 +143,7 @@ final class SimulatedContainers implements AutoCloseable {
             } catch (TimeoutException e) {
                 call.cancel(true);
                 timeouts.incrementAndGet();
+                retire(chosen); // Lambda resets the environment after a timeout
                 return new Outcome("Task timed out after " + timeout.toMillis() + " ms", null, chosen.id, cold);
             } catch (ExecutionException e) {
                 release(chosen); // an exception does not end the container
@@ -159,6 +161,20 @@ final class SimulatedContainers implements AutoCloseable {
         idle.add(c);
     }
 
+    /**
+     * The container's process ends. A handler that is {@link AutoCloseable} is closed, so that the threads
+     * it started end as they would with the process; nothing else of it runs again.
+     */
+    private static void retire(Container c) {
+        if (c.handler instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception ignored) {
+                // a dying process reports nothing
+            }
+        }
+    }
+
     /** Containers warm now. */
     synchronized int warm() {
         return idle.size();
@@ -166,6 +182,12 @@ final class SimulatedContainers implements AutoCloseable {
 
     @Override
     public void close() {
+        List<Container> warm;
+        synchronized (this) {
+            warm = new ArrayList<>(idle);
+            idle.clear();
+        }
+        warm.forEach(SimulatedContainers::retire);
         threads.shutdownNow();
     }
 
