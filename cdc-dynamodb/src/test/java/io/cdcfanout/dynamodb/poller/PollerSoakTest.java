@@ -10,6 +10,9 @@ import io.cdcfanout.api.pipeline.Route;
 import io.cdcfanout.api.sink.Sink;
 import io.cdcfanout.api.sink.SinkBatch;
 import io.cdcfanout.api.sink.SinkResult;
+import io.cdcfanout.dynamodb.sink.MaterializedViewSink;
+import io.cdcfanout.dynamodb.sink.ReplicationSink;
+import io.cdcfanout.dynamodb.sink.ViewUpdate;
 import io.cdcfanout.local.LocalDynamoDb;
 import io.cdcfanout.local.StreamSimulator;
 import io.cdcfanout.testkit.ManualClock;
@@ -45,8 +48,25 @@ class PollerSoakTest {
         final AtomicInteger backwards = new AtomicInteger();
         private final Map<String, Integer> highest = new HashMap<>();
 
+        /** Set to make the next write stall this long (real time), as a slow destination would. */
+        final java.util.concurrent.atomic.AtomicReference<Duration> stallOnce = new java.util.concurrent.atomic.AtomicReference<>();
+        final AtomicInteger stalls = new AtomicInteger();
+
         @Override
-        public synchronized SinkResult write(SinkBatch<? extends Map<String, AttributeValue>> batch) {
+        public SinkResult write(SinkBatch<? extends Map<String, AttributeValue>> batch) {
+            Duration stall = stallOnce.getAndSet(null);
+            if (stall != null) {
+                stalls.incrementAndGet();
+                try {
+                    Thread.sleep(stall.toMillis()); // the destination hangs; the poller must keep its leases
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return record(batch);
+        }
+
+        private synchronized SinkResult record(SinkBatch<? extends Map<String, AttributeValue>> batch) {
             for (ChangeEvent<? extends Map<String, AttributeValue>> e : batch.events()) {
                 Map<String, AttributeValue> image = e.after().isPresent() ? e.after().get() : e.before().orElseThrow();
                 String key = image.get("id").s();
@@ -114,10 +134,36 @@ class PollerSoakTest {
                 .shardDiscoveryInterval(Duration.ofMillis(150)).listener(lost).build().start();
     }
 
-    private static Pipeline<Map<String, AttributeValue>> pipeline(Delivered sink) {
-        return Pipeline.<Map<String, AttributeValue>>builder().route(Route.<Map<String, AttributeValue>>builder("sink")
-                .sink(sink).buffer(BufferPolicy.builder().maxEvents(200).maxAge(Duration.ofMillis(5)).build())
-                .build()).build();
+    /** The tables a worker's pipeline writes besides the shared sink: a one-way replica and a view. */
+    record Tables(DynamoDbClient db, String replica, String view, java.time.Clock clock) {
+    }
+
+    private static String bucketOf(String id) {
+        return "b" + Math.floorMod(id.hashCode(), 7);
+    }
+
+    /** The view: live items per bucket, exact on the shard-progress path (no ledger). */
+    static List<ViewUpdate> live(ChangeEvent<? extends Map<String, AttributeValue>> e) {
+        return switch (e.operation()) {
+            case INSERT -> List.of(ViewUpdate.add(Map.of("bucket", AttributeValue.fromS(bucketOf(
+                    e.after().orElseThrow().get("id").s()))), "live", 1));
+            case REMOVE -> List.of(ViewUpdate.add(Map.of("bucket", AttributeValue.fromS(bucketOf(
+                    e.before().orElseThrow().get("id").s()))), "live", -1));
+            default -> List.of();
+        };
+    }
+
+    private static Pipeline<Map<String, AttributeValue>> pipeline(Delivered sink, Tables t) {
+        BufferPolicy buffer = BufferPolicy.builder().maxEvents(200).maxAge(Duration.ofMillis(5)).build();
+        return Pipeline.<Map<String, AttributeValue>>builder()
+                .route(Route.<Map<String, AttributeValue>>builder("sink").sink(sink).buffer(buffer).build())
+                .route(Route.<Map<String, AttributeValue>>builder("replica").sink(ReplicationSink.builder()
+                        .client(t.db()).table(t.replica()).origin("soak").clock(t.clock()).build()).buffer(buffer).build())
+                .route(Route.<Map<String, AttributeValue>>builder("view").sink(MaterializedViewSink
+                        .<Map<String, AttributeValue>>builder().client(t.db()).table(t.view()).clock(t.clock())
+                        .ledgerRetention(Duration.ofHours(25)).updates(PollerSoakTest::live).build()).buffer(buffer)
+                        .build())
+                .build();
     }
 
     private static long usedHeapAfterGc() {
@@ -133,6 +179,10 @@ class PollerSoakTest {
         ManualClock virtual = new ManualClock();
         DynamoDbClient db = LocalDynamoDb.get().client();
         String checkpoints = LocalDynamoDb.uniqueName("SoakCheckpoints");
+        Tables tables = new Tables(db, LocalDynamoDb.uniqueName("SoakReplica"), LocalDynamoDb.uniqueName("SoakView"),
+                virtual);
+        LocalDynamoDb.createTable(db, tables.replica(), null, "id:S");
+        LocalDynamoDb.createTable(db, tables.view(), null, "bucket:S");
         Delivered sink = new Delivered();
         Random random = new Random(22);
         Map<String, Integer> versions = new HashMap<>();
@@ -152,8 +202,8 @@ class PollerSoakTest {
                     .lease(Duration.ofSeconds(3)).build();
             Lost lostA = new Lost();
             Lost lostB = new Lost();
-            Pipeline<Map<String, AttributeValue>> pipeA = pipeline(sink);
-            Pipeline<Map<String, AttributeValue>> pipeB = pipeline(sink);
+            Pipeline<Map<String, AttributeValue>> pipeA = pipeline(sink, tables);
+            Pipeline<Map<String, AttributeValue>> pipeB = pipeline(sink, tables);
             StreamPoller a = worker(sim, clientA, "worker-a", storeA, pipeA, lostA);
             StreamPoller b = worker(sim, clientB, "worker-b", storeB, pipeB, lostB);
             StreamPoller restarted = null;
@@ -182,11 +232,14 @@ class PollerSoakTest {
                         }
                         expected++;
                     }
+                    if (phase == 60) {
+                        sink.stallOnce.set(Duration.ofSeconds(7)); // more than twice the 3-second lease
+                    }
                     if (phase == 40) {
                         PollerAccess.crash(a); // SIGKILL: no drain, no checkpoint, no release
                     }
                     if (phase == 46) {
-                        pipeA2 = pipeline(sink);
+                        pipeA2 = pipeline(sink, tables);
                         restarted = worker(sim, clientA2, "worker-a", storeA, pipeA2, lostA2);
                     }
                     sink.awaitDistinct(expected, Duration.ofSeconds(60));
@@ -239,6 +292,38 @@ class PollerSoakTest {
             int rows = db.scan(r -> r.tableName(checkpoints)).count();
             assertTrue(rows <= stats.shards() + 1, "checkpoint rows " + rows + " for " + stats.shards()
                     + " shards in the stream (" + (stats.shards() + stats.shardsClosed()) + " ever)");
+            // A stall longer than the lease happened, and no living worker lost a lease over it (above).
+            assertEquals(1, sink.stalls.get(), "the sink stalled once");
+            // The replica equals the source's live items; its items are the source's, with no growth.
+            Map<String, Integer> expectedLive = new java.util.TreeMap<>();
+            sim.items().forEach((k, item) -> expectedLive.put(item.get("id").s(), Integer.parseInt(item.get("v").n())));
+            Map<String, Integer> replicaLive = new java.util.TreeMap<>();
+            long largestReplica = 0;
+            for (Map<String, AttributeValue> item : db.scanPaginator(r -> r.tableName(tables.replica())).items()) {
+                largestReplica = Math.max(largestReplica, item.size());
+                if (!item.containsKey(ReplicationSink.DELETED_ATTRIBUTE)) {
+                    replicaLive.put(item.get("id").s(), Integer.parseInt(item.get("v").n()));
+                }
+            }
+            assertEquals(expectedLive, replicaLive, "the replica equals the source");
+            // The view is exact, and each item holds the progress of recently active shards only.
+            Map<String, Long> expectedView = new java.util.TreeMap<>();
+            expectedLive.keySet().forEach(k -> expectedView.merge(bucketOf(k), 1L, Long::sum));
+            Map<String, Long> counted = new java.util.TreeMap<>();
+            int largestView = 0;
+            for (Map<String, AttributeValue> item : db.scanPaginator(r -> r.tableName(tables.view())).items()) {
+                long n = Long.parseLong(item.get("live").n());
+                if (n != 0) {
+                    counted.put(item.get("bucket").s(), n);
+                }
+                largestView = Math.max(largestView, item.size());
+            }
+            System.out.println("poller soak: largest view item " + largestView + " attributes, largest replica item "
+                    + largestReplica + " attributes, checkpoint rows " + db.scan(r -> r.tableName(checkpoints)).count());
+            assertEquals(expectedView, counted, "the view counts each change exactly once");
+            long everShards = stats.shards() + stats.shardsClosed();
+            assertTrue(largestView < everShards, "a view item holds " + largestView + " attributes for "
+                    + everShards + " shards ever: the progress of idle shards is pruned");
             // Heap flat from day to day.
             assertTrue(heapPerDay.get(1) < heapPerDay.get(0) + (64L << 20), "heap per day " + heapPerDay);
         }
